@@ -1,0 +1,5 @@
+import sys
+
+from skclaw.cli import main
+
+sys.exit(main())

@@ -1,0 +1,284 @@
+"""Root command group, global options, lazily loaded subcommands, and the error boundary."""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.util
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from skclaw import __version__
+from skclaw.errors import ExitCode, InterruptedRun, SkclawError
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+# name -> "module:attribute"; imported only when the command runs or its help is shown.
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("skclaw.commands.init:init", "Write .skclaw.jsonc for this Worker project."),
+    "doctor": ("skclaw.commands.doctor:doctor", "Check wrangler, node, auth, config and sources."),
+    "secrets": ("skclaw.commands.secrets:secrets", "Sync, set, rotate and list Worker secrets."),
+    "deploy": ("skclaw.commands.deploy:deploy", "Build and deploy an environment's Worker."),
+    "status": ("skclaw.commands.deploy:status", "Show the live deployment of each environment."),
+    "rollback": ("skclaw.commands.deploy:rollback", "Roll an environment back to an earlier version."),
+    "migrate": ("skclaw.commands.migrate:migrate", "Apply D1 migrations, safely."),
+}
+
+
+def _available(spec: str) -> bool:
+    module = spec.partition(":")[0]
+    return importlib.util.find_spec(module) is not None
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        eager = super().list_commands(ctx)
+        lazy = [name for name, (spec, _) in LAZY_COMMANDS.items() if _available(spec)]
+        return sorted({*eager, *lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS:
+            spec = LAZY_COMMANDS[cmd_name][0]
+            if not _available(spec):
+                return None
+            module_name, _, attr = spec.partition(":")
+            command = getattr(importlib.import_module(module_name), attr)
+            assert isinstance(command, click.Command)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Short help without importing every command module (keeps --help fast).
+        rows = [(name, LAZY_COMMANDS[name][1]) for name in self.list_commands(ctx) if name in LAZY_COMMANDS]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@dataclass
+class RootState:
+    config: str | None = None
+    project_dir: Path = field(default_factory=Path.cwd)
+    wrangler: str | None = None
+    verbosity: int = 0
+    color: bool = True
+
+
+@click.group(cls=LazyGroup, context_settings=CONTEXT_SETTINGS)
+@click.option("--config", "config_path", metavar="PATH", help="skclaw config file [env: SKCLAW_CONFIG].")
+@click.option(
+    "-C",
+    "project_dir",
+    metavar="DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Run as if started in DIR (the Worker project).",
+)
+@click.option("--wrangler", metavar="PATH", help="wrangler executable [env: SKCLAW_WRANGLER].")
+@click.option("-v", "--verbose", count=True, help="More detail (repeatable).")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings, errors and results.")
+@click.option("--no-color", is_flag=True, help="No colour in output (NO_COLOR is respected too).")
+@click.version_option(__version__, "--version", prog_name="skclaw")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    config_path: str | None,
+    project_dir: Path | None,
+    wrangler: str | None,
+    verbose: int,
+    quiet: bool,
+    no_color: bool,
+) -> None:
+    """skclaw ships Cloudflare Workers through the real wrangler: secrets from your keyring or
+    vault, D1 migrations and deploys, with consent before anything touches production."""
+    if project_dir is not None and not project_dir.is_dir():
+        raise click.BadParameter(f"{project_dir} is not a directory", param_hint="-C")
+    ctx.obj = RootState(
+        config=config_path,
+        project_dir=(project_dir or Path.cwd()).resolve(),
+        wrangler=wrangler,
+        verbosity=-1 if quiet else verbose,
+        color=not no_color,
+    )
+    if verbose:
+        _configure_logging(verbose)
+
+
+def _configure_logging(verbosity: int) -> None:
+    from skclaw.redact import redact
+
+    class _Redacting(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            return redact(super().format(record))
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Redacting("skclaw %(name)s: %(message)s"))
+    root = logging.getLogger("skclaw")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbosity >= 2 else logging.INFO)
+
+
+# -- shared options and the per-command boundary -------------------------------------------------
+
+
+def common_options(*, multiple_env: bool = False, acts: bool = True, env: bool = True) -> Callable[[Any], Any]:
+    """--env/-e, --json, and for commands that act: --yes/-y, --confirm-env, --non-interactive."""
+
+    def decorate(func: Any) -> Any:
+        func = click.option("--json", "json_output", is_flag=True, help="One JSON object on stdout.")(func)
+        if acts:
+            func = click.option(
+                "--non-interactive", is_flag=True, help="Never prompt (also: --json, CI, no TTY)."
+            )(func)
+            func = click.option(
+                "--confirm-env", metavar="ENV", help="With --yes: consent to destructive steps on ENV."
+            )(func)
+            func = click.option("-y", "--yes", is_flag=True, help="Consent without a prompt (CI).")(func)
+        if env:
+            if multiple_env:
+                func = click.option(
+                    "-e", "--env", "envs", multiple=True, metavar="ENV",
+                    help="Environment (repeatable) [env: SKCLAW_ENV; default: top level]."
+                )(func)
+            else:
+                func = click.option(
+                    "-e", "--env", "env", metavar="ENV",
+                    help="Environment [env: SKCLAW_ENV; default: top level]."
+                )(func)
+        return func
+
+    return decorate
+
+
+@dataclass
+class Outcome:
+    """What a command computed; rendering and the exit code follow from it."""
+
+    result: Any
+    exit_code: int = 0
+    message: str | None = None
+    kind: str | None = None
+    reveal_values: bool = False
+
+
+_KIND_BY_CODE = {1: "failed", 2: "usage", 3: "refused", 4: "partial", 130: "interrupted"}
+
+
+def run_command(name: str) -> Callable[[Callable[..., Outcome]], Callable[..., int]]:
+    """Wrap a command body: build the AppContext, run, render the envelope, map errors to codes."""
+
+    def decorate(body: Callable[..., Outcome]) -> Callable[..., int]:
+        @functools.wraps(body)
+        def wrapper(**kwargs: Any) -> int:
+            from skclaw.context import ActionOptions, AppContext, GlobalOptions
+
+            state: RootState = click.get_current_context().find_root().obj or RootState()
+            action = ActionOptions(
+                yes=kwargs.pop("yes", False),
+                confirm_env=kwargs.pop("confirm_env", None),
+                non_interactive=kwargs.pop("non_interactive", False),
+                json=kwargs.pop("json_output", False),
+            )
+            app = AppContext(
+                GlobalOptions(
+                    config=state.config, project_dir=state.project_dir, wrangler=state.wrangler,
+                    verbosity=state.verbosity, color=state.color,
+                ),
+                action,
+                command=name,
+            )
+            return execute(app, name, lambda: body(app, **kwargs))
+
+        return wrapper
+
+    return decorate
+
+
+def execute(app: Any, name: str, call: Callable[[], Outcome]) -> int:
+    out = app.output
+    try:
+        outcome = call()
+    except SkclawError as exc:
+        out.error(exc.message)
+        if exc.hint:
+            out.info(exc.hint)
+        detail = getattr(exc, "detail", "")
+        if detail and app.globals.verbosity >= 1:
+            out.detail(detail)
+        partial = getattr(exc, "partial_result", None)
+        out.envelope(name, int(exc.exit_code), partial, {"kind": exc.kind, "message": str(exc)})
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        from skclaw.process import kill_all_children
+
+        kill_all_children()
+        out.error("Interrupted.")
+        out.envelope(name, 130, None, {"kind": "interrupted", "message": "interrupted"})
+        return int(ExitCode.INTERRUPTED)
+    except Exception as exc:  # the boundary: a bug, reported briefly, with the traceback on disk
+        path = write_crash_log(exc)
+        out.error(f"skclaw hit an unexpected error ({type(exc).__name__}). Details: {path}")
+        out.envelope(name, 1, None, {"kind": "failed", "message": f"internal error; see {path}"})
+        return int(ExitCode.FAILED)
+    error = None
+    if outcome.exit_code != 0:
+        kind = outcome.kind or _KIND_BY_CODE.get(outcome.exit_code, "failed")
+        error = {"kind": kind, "message": outcome.message or kind}
+    out.envelope(name, outcome.exit_code, outcome.result, error, reveal_values=outcome.reveal_values)
+    return outcome.exit_code
+
+
+def write_crash_log(exc: BaseException) -> Path:
+    from skclaw.redact import redact
+
+    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "skclaw" / "logs"
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        import tempfile
+
+        base = Path(tempfile.gettempdir())
+    path = base / f"crash-{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}.log"
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(redact(text))
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        result = cli.main(args=args, prog_name="skclaw", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        if "--json" in args:
+            import json
+
+            sys.stdout.write(json.dumps({
+                "ok": False, "command": " ".join(a for a in args if not a.startswith("-"))[:80],
+                "exitCode": 2, "result": None, "error": {"kind": "usage", "message": exc.format_message()},
+            }) + "\n")
+        return int(ExitCode.USAGE)
+    except click.exceptions.Abort:
+        sys.stderr.write("Aborted.\n")
+        return int(ExitCode.INTERRUPTED)
+    except (KeyboardInterrupt, InterruptedRun):
+        from skclaw.process import kill_all_children
+
+        kill_all_children()
+        sys.stderr.write("Interrupted.\n")
+        return int(ExitCode.INTERRUPTED)
+    if isinstance(result, int):
+        return result
+    return 0

@@ -1,0 +1,184 @@
+"""`.skclaw.jsonc`: skclaw's own settings, parsed into typed, frozen dataclasses.
+
+Every key is optional. Broken JSONC, wrong types and unknown source names are exit 2 naming the
+file (and line); unknown keys are warnings.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from skclaw.errors import ConfigError, UsageError
+from skclaw.jsonc import load_jsonc
+
+CONFIG_NAMES = (".skclaw.jsonc", ".skclaw.json")
+DEFAULT_PROTECTED = ("production",)
+DEFAULT_SOURCE = "keyring"
+SECRET_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+_TOP_KEYS = {"$schema", "wranglerConfig", "protectedEnvironments", "build", "secrets", "sources", "environments"}
+_SECRETS_KEYS = {"required", "optional", "source"}
+_ENV_KEYS = {"source", "protected"}
+
+
+def validate_secret_name(name: str, *, where: str) -> str:
+    if not isinstance(name, str) or not SECRET_NAME_RE.match(name):
+        raise UsageError(
+            f"Invalid secret name {name!r} in {where}.",
+            hint="Secret names use letters, digits and underscores, and do not start with a digit.",
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class EnvSettings:
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class SkclawConfig:
+    path: Path | None = None
+    wrangler_config: str | None = None
+    protected_environments: tuple[str, ...] = DEFAULT_PROTECTED
+    protected_explicit: bool = False
+    build: str | None = None
+    required: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()
+    default_source: str = DEFAULT_SOURCE
+    sources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    environments: Mapping[str, EnvSettings] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    def source_for(self, env: str) -> str:
+        settings = self.environments.get(env)
+        return (settings.source if settings and settings.source else None) or self.default_source
+
+    def source_settings(self, name: str) -> Mapping[str, Any]:
+        return self.sources.get(name, {})
+
+
+def find_config(project_dir: Path, explicit: str | None) -> Path | None:
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_absolute():
+            path = Path.cwd() / path
+        if not path.is_file():
+            raise ConfigError(f"Config file {path} does not exist.")
+        return path
+    for name in CONFIG_NAMES:
+        candidate = project_dir / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+class _Reader:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.warnings: list[str] = []
+
+    def fail(self, key: str, expected: str, value: Any) -> ConfigError:
+        return ConfigError(
+            f"{self.path.name}: {key} must be {expected}, not {type(value).__name__}.",
+            hint=f"Fix {key} in {self.path}.",
+        )
+
+    def str_list(self, data: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
+        value = data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(f"{where}{key}", "a list of strings", value)
+        return tuple(value)
+
+    def opt_str(self, data: Mapping[str, Any], key: str, where: str) -> str | None:
+        value = data.get(key)
+        if value is not None and not isinstance(value, str):
+            raise self.fail(f"{where}{key}", "a string", value)
+        return value
+
+    def obj(self, data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
+        value = data.get(key, {})
+        if not isinstance(value, dict):
+            raise self.fail(f"{where}{key}", "an object", value)
+        return value
+
+    def unknown(self, data: Mapping[str, Any], known: set[str], where: str) -> None:
+        for key in data:
+            if key not in known:
+                self.warnings.append(f"{self.path.name}: unknown key {where}{key} (ignored)")
+
+
+def parse_config(data: Any, path: Path) -> SkclawConfig:
+    from skclaw.sources import known_source_names
+
+    reader = _Reader(path)
+    if not isinstance(data, dict):
+        raise reader.fail("the top level", "an object", data)
+    reader.unknown(data, _TOP_KEYS, "")
+
+    wrangler_config = reader.opt_str(data, "wranglerConfig", "")
+    build = reader.opt_str(data, "build", "")
+    protected_explicit = "protectedEnvironments" in data
+    protected = reader.str_list(data, "protectedEnvironments", "") if protected_explicit else DEFAULT_PROTECTED
+
+    secrets = reader.obj(data, "secrets", "")
+    reader.unknown(secrets, _SECRETS_KEYS, "secrets.")
+    required = reader.str_list(secrets, "required", "secrets.")
+    optional = reader.str_list(secrets, "optional", "secrets.")
+    for name in (*required, *optional):
+        validate_secret_name(name, where=f"{path.name} secrets")
+    default_source = reader.opt_str(secrets, "source", "secrets.") or DEFAULT_SOURCE
+
+    known = set(known_source_names())
+    sources_raw = reader.obj(data, "sources", "")
+    sources: dict[str, Mapping[str, Any]] = {}
+    for name, settings in sources_raw.items():
+        if name not in known:
+            raise ConfigError(
+                f"{path.name}: unknown source {name!r} in sources.",
+                hint=f"Known sources: {', '.join(sorted(known))}.",
+            )
+        if not isinstance(settings, dict):
+            raise reader.fail(f"sources.{name}", "an object", settings)
+        sources[name] = dict(settings)
+
+    envs_raw = reader.obj(data, "environments", "")
+    environments: dict[str, EnvSettings] = {}
+    for env_name, settings in envs_raw.items():
+        if not isinstance(settings, dict):
+            raise reader.fail(f"environments.{env_name}", "an object", settings)
+        reader.unknown(settings, _ENV_KEYS, f"environments.{env_name}.")
+        environments[env_name] = EnvSettings(source=reader.opt_str(settings, "source", f"environments.{env_name}."))
+
+    for where, name in [("secrets.source", default_source)] + [
+        (f"environments.{e}.source", s.source) for e, s in environments.items() if s.source
+    ]:
+        if name not in known:
+            raise ConfigError(
+                f"{path.name}: unknown source {name!r} in {where}.",
+                hint=f"Known sources: {', '.join(sorted(known))}.",
+            )
+
+    return SkclawConfig(
+        path=path,
+        wrangler_config=wrangler_config,
+        protected_environments=protected,
+        protected_explicit=protected_explicit,
+        build=build,
+        required=required,
+        optional=optional,
+        default_source=default_source,
+        sources=sources,
+        environments=environments,
+        warnings=tuple(reader.warnings),
+    )
+
+
+def load_config(project_dir: Path, explicit: str | None) -> SkclawConfig:
+    path = find_config(project_dir, explicit)
+    if path is None:
+        return SkclawConfig()
+    return parse_config(load_jsonc(path, what="skclaw config"), path)

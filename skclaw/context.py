@@ -1,0 +1,146 @@
+"""One AppContext per run: paths, config, output mode, interactivity, the wrangler facade."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from skclaw.config import SkclawConfig, load_config
+from skclaw.errors import UsageError
+from skclaw.output import Output
+from skclaw.project import DEFAULT_ENV, EnvTarget, WranglerProject, load_project
+
+
+@dataclass(frozen=True)
+class GlobalOptions:
+    config: str | None = None
+    project_dir: Path = field(default_factory=Path.cwd)
+    wrangler: str | None = None
+    verbosity: int = 0
+    color: bool = True
+
+
+@dataclass(frozen=True)
+class ActionOptions:
+    yes: bool = False
+    confirm_env: str | None = None
+    non_interactive: bool = False
+    json: bool = False
+
+
+def ci_detected(environ: Mapping[str, str]) -> bool:
+    value = environ.get("CI")
+    return value is not None and value.strip().lower() != "false"
+
+
+def decide_interactive(
+    action: ActionOptions, environ: Mapping[str, str], stdin_tty: bool, stdout_tty: bool
+) -> bool:
+    """DESIGN.md: non-interactive with --non-interactive, --json, CI set (not false), or no TTY."""
+    return not (
+        action.non_interactive or action.json or ci_detected(environ) or not stdin_tty or not stdout_tty
+    )
+
+
+class AppContext:
+    def __init__(
+        self,
+        globals_: GlobalOptions,
+        action: ActionOptions,
+        *,
+        command: str,
+        environ: Mapping[str, str] | None = None,
+        output: Output | None = None,
+        interactive: bool | None = None,
+    ) -> None:
+        self.globals = globals_
+        self.action = action
+        self.command = command
+        self.environ = dict(os.environ if environ is None else environ)
+        self.output = output or Output(
+            json_mode=action.json,
+            color=globals_.color and "NO_COLOR" not in self.environ,
+            verbosity=globals_.verbosity,
+        )
+        if interactive is None:
+            interactive = decide_interactive(
+                action, self.environ, sys.stdin.isatty(), sys.stdout.isatty()
+            )
+        self.interactive = interactive
+
+    @property
+    def project_dir(self) -> Path:
+        return self.globals.project_dir
+
+    @cached_property
+    def config(self) -> SkclawConfig:
+        explicit = self.globals.config or self.environ.get("SKCLAW_CONFIG") or None
+        config = load_config(self.project_dir, explicit)
+        for warning in config.warnings:
+            self.output.warn(warning)
+        return config
+
+    @cached_property
+    def project(self) -> WranglerProject:
+        return load_project(self.project_dir, self.config.wrangler_config)
+
+    @cached_property
+    def wrangler(self) -> Any:
+        from skclaw.wrangler import Wrangler, find_wrangler
+
+        executable, origin = find_wrangler(self.globals.wrangler, self.environ, self.project_dir)
+        self.output.detail(f"wrangler: {executable} (from {origin})")
+        return Wrangler(
+            executable, config_path=self.project.config_path, cwd=self.project.directory, environ=self.environ
+        )
+
+    # -- environments ---------------------------------------------------------------------
+    def select_envs(self, envs: tuple[str, ...] | list[str], all_envs: bool = False) -> list[str]:
+        if all_envs and envs:
+            raise UsageError("Use either --env or --all-envs, not both.")
+        if all_envs:
+            selected = self.project.all_envs
+        elif envs:
+            selected = list(dict.fromkeys(envs))
+        elif self.environ.get("SKCLAW_ENV"):
+            selected = [self.environ["SKCLAW_ENV"]]
+        else:
+            selected = [DEFAULT_ENV]
+        for env in selected:
+            self.project.check_env(env)
+        return selected
+
+    def select_env(self, env: str | None) -> str:
+        return self.select_envs([env] if env else [])[0]
+
+    def target(self, env: str) -> EnvTarget:
+        return self.project.resolve(env)
+
+    def is_protected(self, env: str) -> bool:
+        config = self.config
+        if env in config.protected_environments:
+            return True
+        # Without env blocks, the top level is where production lives.
+        return env == DEFAULT_ENV and not self.project.has_env_blocks and not config.protected_explicit
+
+    def account_label(self, target: EnvTarget) -> str:
+        if target.account_id:
+            return f"{target.account_id} (wrangler config)"
+        if self.environ.get("CLOUDFLARE_ACCOUNT_ID"):
+            return f"{self.environ['CLOUDFLARE_ACCOUNT_ID']} (CLOUDFLARE_ACCOUNT_ID)"
+        return "wrangler's default account"
+
+    def manifest(self, target: EnvTarget) -> tuple[list[str], list[str]]:
+        """(required, optional) secret names for an env: config + the env's wrangler secrets.required."""
+        from skclaw.config import validate_secret_name
+
+        required = list(dict.fromkeys([*self.config.required, *target.required_secrets]))
+        optional = [k for k in dict.fromkeys(self.config.optional) if k not in required]
+        for name in required + optional:
+            validate_secret_name(name, where=f"the manifest of {target.name}")
+        return required, optional

@@ -1,0 +1,105 @@
+"""Per-environment secret resolution: which source, which keys (the manifest), which values."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from skclaw.config import validate_secret_name
+from skclaw.context import AppContext
+from skclaw.errors import SourceError, UsageError
+from skclaw.project import EnvTarget
+from skclaw.secret import SecretValue
+from skclaw.sources.base import SecretSource, SourceContext, open_source
+
+
+@dataclass
+class EnvSecrets:
+    env: str
+    target: EnvTarget
+    source: SecretSource
+    required: list[str]
+    optional: list[str]
+    values: dict[str, SecretValue] = field(default_factory=dict)
+    extra: list[str] = field(default_factory=list)  # held by the source, not in the manifest
+
+    @property
+    def manifest(self) -> list[str]:
+        return [*self.required, *self.optional]
+
+    @property
+    def missing_required(self) -> list[str]:
+        return [k for k in self.required if k not in self.values]
+
+    @property
+    def missing_optional(self) -> list[str]:
+        return [k for k in self.optional if k not in self.values]
+
+
+def open_env_source(app: AppContext, target: EnvTarget, override: str | None = None) -> SecretSource:
+    name = override or app.config.source_for(target.name)
+    context = SourceContext(
+        env=target.name, worker=target.worker, project_dir=app.project_dir, environ=app.environ
+    )
+    return open_source(name, app.config.source_settings(name), context)
+
+
+def read_env_secrets(
+    app: AppContext,
+    env: str,
+    *,
+    source_override: str | None = None,
+    only: Sequence[str] = (),
+    enumerate_extra: bool = True,
+) -> EnvSecrets:
+    """Resolve an env's manifest and read its values. Raises on an unusable source; missing keys
+    are reported by the caller (so it can name all of them at once)."""
+    target = app.target(env)
+    required, optional = app.manifest(target)
+    for key in only:
+        validate_secret_name(key, where="--only")
+    source = open_env_source(app, target, source_override)
+    source.check()
+    if not required and not optional:
+        if not source.can_enumerate:
+            raise UsageError(
+                f"No secrets manifest for {env}, and the {source.name} source cannot list its keys.",
+                hint="List the names in secrets.required / secrets.optional of .skclaw.jsonc "
+                "(or env.<E>.secrets.required in the wrangler config).",
+            )
+        values = source.read(None)
+        for key in values:
+            validate_secret_name(key, where=source.describe())
+        required = sorted(values)
+        extra: list[str] = []
+    else:
+        if source.can_enumerate and enumerate_extra:
+            values = source.read(None)
+            manifest = set(required) | set(optional)
+            extra = sorted(k for k in values if k not in manifest)
+            values = {k: v for k, v in values.items() if k in manifest}
+        else:
+            values = source.read([*required, *optional])
+            extra = []
+    if only:
+        unknown = [k for k in only if k not in required and k not in optional]
+        if unknown:
+            raise UsageError(
+                f"--only names keys that are not in the manifest of {env}: {', '.join(unknown)}."
+            )
+        required = [k for k in required if k in only]
+        optional = [k for k in optional if k in only]
+        values = {k: v for k, v in values.items() if k in only}
+    return EnvSecrets(
+        env=env, target=target, source=source, required=required, optional=optional,
+        values=values, extra=extra,
+    )
+
+
+def require_complete(secrets: EnvSecrets) -> None:
+    missing = secrets.missing_required
+    if missing:
+        raise SourceError(
+            f"{secrets.env}: required secret(s) {', '.join(missing)} missing from {secrets.source.describe()}.",
+            hint=f"Store them with `skclaw secrets set KEY --env {secrets.env}`, then re-run.",
+        )

@@ -1,0 +1,184 @@
+"""The only place skclaw starts a process.
+
+argv is always a list (never a shell); secret values travel on stdin only. Children run in their
+own process group so a timeout or Ctrl-C kills the whole tree (wrangler starts esbuild, workerd...).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from skclaw.redact import redact
+
+log = logging.getLogger("skclaw.process")
+
+# Variables that silently change what wrangler targets or leak values to disk/stdout.
+SCRUBBED_VARIABLES = ("CLOUDFLARE_ENV",)
+# Defaults skclaw gives wrangler unless the user set them.
+WRANGLER_DEFAULTS = {
+    "WRANGLER_SEND_METRICS": "false",
+    "WRANGLER_SEND_ERROR_REPORTS": "false",
+    # Hides the banner and skips the npm update check (a network call on every start).
+    "WRANGLER_HIDE_BANNER": "true",
+}
+
+_live_lock = threading.Lock()
+_live: set[subprocess.Popen[bytes]] = set()
+_started_argv: list[list[str]] = []  # argv of every child, for tests and `-v`
+
+
+@dataclass(frozen=True)
+class Completed:
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+    duration: float
+    timed_out: bool = False
+
+
+def scrubbed_environment(base: Mapping[str, str]) -> dict[str, str]:
+    """The environment wrangler gets: targeting overrides and value-leaking switches removed."""
+    env = {k: v for k, v in base.items() if k not in SCRUBBED_VARIABLES}
+    if env.get("WRANGLER_LOG_SANITIZE", "").strip().lower() == "false":
+        del env["WRANGLER_LOG_SANITIZE"]
+    # debug mixes lines into stdout; levels below "log" hide the JSON skclaw parses.
+    if env.get("WRANGLER_LOG", "").strip().lower() not in ("", "log", "info"):
+        del env["WRANGLER_LOG"]
+    for key, value in WRANGLER_DEFAULTS.items():
+        env.setdefault(key, value)
+    env["NO_COLOR"] = "1"
+    env["FORCE_COLOR"] = "0"
+    return env
+
+
+def _kill_group(proc: subprocess.Popen[bytes], grace: float = 3.0) -> None:
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        return
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            return
+        proc.wait(timeout=grace)
+
+
+def kill_all_children() -> int:
+    """Kill every live child group (Ctrl-C from the main thread while workers wait)."""
+    with _live_lock:
+        procs = list(_live)
+    for proc in procs:
+        _kill_group(proc, grace=2.0)
+    return len(procs)
+
+
+def started_argv() -> list[list[str]]:
+    with _live_lock:
+        return [list(a) for a in _started_argv]
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    stdin: bytes | None = None,
+    timeout: float = 300.0,
+) -> Completed:
+    """Run argv to completion and capture its output (decoded, redacted)."""
+    argv = [str(a) for a in argv]
+    log.debug("run: %s (cwd=%s)", redact(" ".join(argv)), cwd)
+    start = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise FileNotFoundError(f"cannot start {argv[0]}: {exc.strerror or exc}") from None
+    with _live_lock:
+        _live.add(proc)
+        _started_argv.append(argv)
+    timed_out = False
+    try:
+        try:
+            out, err = proc.communicate(input=stdin, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _kill_group(proc)
+            out, err = proc.communicate()
+    except BaseException:
+        _kill_group(proc)
+        raise
+    finally:
+        with _live_lock:
+            _live.discard(proc)
+    duration = time.monotonic() - start
+    result = Completed(
+        argv=tuple(argv),
+        returncode=proc.returncode if not timed_out else -signal.SIGKILL,
+        stdout=redact(out.decode("utf-8", errors="replace")),
+        stderr=redact(err.decode("utf-8", errors="replace")),
+        duration=duration,
+        timed_out=timed_out,
+    )
+    log.debug("exit %s after %.2fs", result.returncode, duration)
+    return result
+
+
+def run_streaming(
+    argv: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None,
+    timeout: float = 1800.0,
+) -> int:
+    """Run argv with its stdout and stderr streamed to our stderr (build commands)."""
+    import sys
+
+    argv = [str(a) for a in argv]
+    log.debug("run (streaming): %s", redact(" ".join(argv)))
+    try:
+        proc = subprocess.Popen(
+            argv, cwd=cwd, env=dict(env) if env is not None else None,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise FileNotFoundError(f"cannot start {argv[0]}: {exc.strerror or exc}") from None
+    with _live_lock:
+        _live.add(proc)
+        _started_argv.append(argv)
+    deadline = time.monotonic() + timeout
+    timer = threading.Timer(timeout, _kill_group, args=(proc,))
+    timer.start()
+    try:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            sys.stderr.write(redact(raw.decode("utf-8", errors="replace")))
+            sys.stderr.flush()
+        proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+    except BaseException:
+        _kill_group(proc)
+        raise
+    finally:
+        timer.cancel()
+        with _live_lock:
+            _live.discard(proc)
+    return proc.returncode
