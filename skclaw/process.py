@@ -31,6 +31,7 @@ WRANGLER_DEFAULTS = {
 }
 
 _live_lock = threading.Lock()
+_aborting = threading.Event()  # set on Ctrl-C: no new child may start
 _live: set[subprocess.Popen[bytes]] = set()
 _started_argv: list[list[str]] = []  # argv of every child, for tests and `-v`
 
@@ -77,13 +78,28 @@ def _kill_group(proc: subprocess.Popen[bytes], grace: float = 3.0) -> None:
         proc.wait(timeout=grace)
 
 
-def kill_all_children() -> int:
-    """Kill every live child group (Ctrl-C from the main thread while workers wait)."""
+def kill_all_children(*, abort: bool = True) -> int:
+    """Kill every live child group (Ctrl-C from the main thread while workers wait).
+
+    With ``abort`` no further child may start in this process (workers stop at their next call).
+    """
+    if abort:
+        _aborting.set()
     with _live_lock:
         procs = list(_live)
     for proc in procs:
         _kill_group(proc, grace=2.0)
     return len(procs)
+
+
+def reset_abort() -> None:
+    """For tests and long-lived hosts: allow children again after an interrupt."""
+    _aborting.clear()
+
+
+def _check_abort() -> None:
+    if _aborting.is_set():
+        raise KeyboardInterrupt("interrupted: not starting another process")
 
 
 def started_argv() -> list[list[str]]:
@@ -100,6 +116,7 @@ def run(
     timeout: float = 300.0,
 ) -> Completed:
     """Run argv to completion and capture its output (decoded, redacted)."""
+    _check_abort()
     argv = [str(a) for a in argv]
     log.debug("run: %s (cwd=%s)", redact(" ".join(argv)), cwd)
     start = time.monotonic()
@@ -152,6 +169,7 @@ def run_streaming(
     """Run argv with its stdout and stderr streamed to our stderr (build commands)."""
     import sys
 
+    _check_abort()
     argv = [str(a) for a in argv]
     log.debug("run (streaming): %s", redact(" ".join(argv)))
     try:

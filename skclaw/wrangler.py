@@ -212,7 +212,10 @@ def classify_failure(
     hint = None
     if code in AUTH_CODES:
         hint = "Check CLOUDFLARE_API_TOKEN (and its permissions) or run `wrangler login`."
-    message = f"{what} failed: {summary.splitlines()[0] if summary else 'exit ' + str(returncode)}"
+    lines = [line for line in summary.splitlines() if line.strip()]
+    coded = [line for line in lines if CODE_RE.search(line)]
+    headline = coded[0] if coded else (lines[0] if lines else f"exit {returncode}")
+    message = f"{what} failed: {headline}"
     return WranglerError(message, code=code, transient=transient, detail=summary, hint=hint)
 
 
@@ -365,5 +368,9 @@ class Wrangler:
         return data if isinstance(data, dict) else {"loggedIn": False}
 
 
+_WORKER_NOT_FOUND_RE = re.compile(r'Worker "[^"]+"(?: \(env: [^)]*\))? not found')
+
+
 def is_worker_not_found(exc: WranglerError) -> bool:
-    return exc.code in WORKER_NOT_FOUND_CODES
+    # `secret list` turns 10007 into a UserError without the code: match its message too.
+    return exc.code in WORKER_NOT_FOUND_CODES or bool(_WORKER_NOT_FOUND_RE.search(exc.detail))

@@ -107,6 +107,10 @@ def test_kill_all_children_from_another_thread(tmp_path: Path) -> None:
         time.sleep(0.05)
     worker.join(timeout=15)
     assert results and results[0].returncode != 0
+    with pytest.raises(KeyboardInterrupt):  # after an interrupt, nothing new starts
+        process.run([sys.executable, "-c", "pass"])
+    process.reset_abort()
+    assert process.run([sys.executable, "-c", "pass"]).returncode == 0
 
 
 def test_missing_executable_is_a_clear_error() -> None:

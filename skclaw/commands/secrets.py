@@ -1,0 +1,392 @@
+"""`skclaw secrets sync | set | rotate | list`."""
+
+from __future__ import annotations
+
+import secrets as _random
+import sys
+from typing import Any
+
+import click
+
+from skclaw import audit
+from skclaw.cli import Outcome, common_options, run_command
+from skclaw.context import AppContext
+from skclaw.errors import InterruptedRun, RefusedError, SkclawError, UsageError, WranglerError
+from skclaw.secret import SecretValue
+
+MAX_VALUE_BYTES = 5 * 1024  # Cloudflare's limit for one secret
+
+
+@click.group("secrets", context_settings={"help_option_names": ["-h", "--help"]})
+def secrets() -> None:
+    """Sync, set, rotate and list Worker secrets (names only, values never printed)."""
+
+
+def _check_value(key: str, value: str) -> None:
+    if value == "":
+        raise UsageError(f"The value for {key} is empty; nothing was stored.")
+    if len(value.encode("utf-8")) > MAX_VALUE_BYTES:
+        raise UsageError(
+            f"The value for {key} is larger than {MAX_VALUE_BYTES} bytes, Cloudflare's limit for a secret."
+        )
+
+
+def _finish(app: AppContext, results: dict[str, Any], ok_envs: list[str], failed: list[str], what: str,
+            **extra: Any) -> Outcome:
+    result = {"environments": results, **extra}
+    if not failed:
+        return Outcome(result)
+    held = f" The new values are on: {', '.join(ok_envs)}." if ok_envs else " No environment changed."
+    message = f"{what} failed for {', '.join(failed)}.{held}"
+    app.output.error(message)
+    return Outcome(result, 4 if ok_envs else 1, message)
+
+
+# -- sync -------------------------------------------------------------------------------------
+
+
+@secrets.command("sync")
+@common_options(multiple_env=True)
+@click.option("--all-envs", is_flag=True, help="Every env block plus the top level (default).")
+@click.option("--source", metavar="SOURCE", help="Read from this source instead of the configured one.")
+@click.option("--only", multiple=True, metavar="KEY", help="Only these keys (repeatable).")
+@click.option("--prune", is_flag=True, help="Delete Worker secrets that are not in the manifest.")
+@click.option("--local", is_flag=True, help="Write .dev.vars.<env> for `wrangler dev` instead.")
+@click.option("--dry-run", is_flag=True, help="Show the plan (names only); change nothing.")
+@click.option("--method", type=click.Choice(["bulk", "put"]), default="bulk", show_default=True,
+              help="bulk: one new version per env; put: one `secret put` per key.")
+@run_command("secrets sync")
+def sync(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | None, only: tuple[str, ...],
+         prune: bool, local: bool, dry_run: bool, method: str) -> Outcome:
+    """Push each environment's secrets from its source to its Worker."""
+    from skclaw import sync as engine
+
+    if prune and only:
+        raise UsageError("--prune cannot be combined with --only (it would delete the other keys).")
+    if prune and local:
+        raise UsageError("--prune has no meaning with --local (the file is rewritten whole).")
+    selected = app.select_envs(envs, all_envs)
+    resolved = engine.resolve_all(app, selected, source=source, only=only)
+    out = app.output
+
+    if local:
+        return _sync_local(app, resolved, dry_run)
+
+    plans = engine.plan_all(app, resolved, prune=prune)
+    for plan in plans:
+        out.step(f"{plan.env} → {plan.worker} ({plan.secrets.source.describe()})")
+        for line in plan.lines():
+            out.info(f"    {line}")
+        if plan.prune_skipped_reason:
+            out.warn(f"{plan.env}: not pruning: {plan.prune_skipped_reason}")
+
+    if dry_run:
+        results = {p.env: engine.EnvOutcome(p.worker, "dry-run", extra={
+            "plan": {"create": p.create, "overwrite": p.overwrite, "delete": p.delete}}).to_json() for p in plans}
+        out.success("dry run: nothing was changed")
+        return Outcome({"environments": results, "dryRun": True})
+
+    from skclaw.safety import request_consent
+
+    for plan in plans:
+        try:
+            request_consent(
+                app, env=plan.env, action="secrets sync",
+                target_lines=[f"account: {app.account_label(plan.secrets.target)}",
+                              f"worker:  {plan.worker}", *plan.lines()],
+                destructive=bool(plan.delete),
+                destructive_reason=f"deletes {', '.join(plan.delete)}" if plan.delete else "",
+            )
+        except RefusedError as exc:
+            engine.record_audit(app, plan, engine.EnvOutcome(plan.worker, "refused", error=exc.message))
+            raise
+
+    def report(plan: engine.EnvPlan, outcome: engine.EnvOutcome, elapsed: float) -> None:
+        engine.record_audit(app, plan, outcome)
+        if outcome.status == "ok":
+            out.success(f"{plan.env}: pushed {len(outcome.pushed)}, deleted {len(outcome.deleted)} "
+                        f"→ {plan.worker} ({elapsed:.1f}s)")
+        else:
+            out.error(f"{plan.env}: {outcome.error}")
+
+    todo = [p for p in plans if p.push or p.delete]
+    results = {p.env: engine.EnvOutcome(p.worker, "skipped") for p in plans if p not in todo}
+    try:
+        with out.console.status("pushing secrets…") if not app.action.json else _nullcontext():
+            results.update(engine.apply_all(app, todo, method=method, on_done=report))
+    except KeyboardInterrupt:
+        finished = [env for env, o in results.items() if o.status == "ok"]
+        exc = InterruptedRun(
+            "Interrupted; wrangler was stopped. "
+            + (f"Finished: {', '.join(finished)}." if finished else "No environment finished.")
+        )
+        exc.partial_result = {"environments": {e: o.to_json() for e, o in results.items()}}  # type: ignore[attr-defined]
+        raise exc from None
+    ok_envs = [e for e, o in results.items() if o.status in ("ok", "skipped")]
+    failed = [e for e, o in results.items() if o.status == "failed"]
+    return _finish(app, {e: o.to_json() for e, o in results.items()}, ok_envs, failed, "secrets sync")
+
+
+class _nullcontext:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *args: object) -> None:
+        return None
+
+
+def _sync_local(app: AppContext, resolved: list[Any], dry_run: bool) -> Outcome:
+    from skclaw.devvars import dev_vars_path, write_dev_vars
+    from skclaw.dotenv import format_dev_vars
+
+    protected = [s.env for s in resolved if app.is_protected(s.env)]
+    if protected:
+        raise RefusedError(
+            f"secrets sync --local refused for protected environment(s) {', '.join(protected)}: "
+            "production secrets never land in a plaintext file. Nothing was written."
+        )
+    config_dir = app.project.directory
+    # Render every file first: an unrepresentable value fails the run before any file is written.
+    for s in resolved:
+        format_dev_vars({k: v.reveal() for k, v in s.values.items()})
+    results: dict[str, Any] = {}
+    for s in resolved:
+        path = dev_vars_path(config_dir, s.env)
+        keys = [k for k in s.manifest if k in s.values]
+        if not dry_run:
+            write_dev_vars(path, {k: s.values[k] for k in keys})
+            audit.record(app.project_dir, command="secrets sync --local", env=s.env, worker=s.target.worker,
+                         outcome="ok", keys=keys, file=path.name)
+            app.output.success(f"{s.env}: wrote {len(keys)} secret(s) to {path.name} (mode 0600)")
+        results[s.env] = {"worker": s.target.worker, "status": "dry-run" if dry_run else "ok",
+                          "pushed": keys, "deleted": [], "error": None, "file": str(path)}
+    return Outcome({"environments": results, "local": True, "dryRun": dry_run})
+
+
+# -- set --------------------------------------------------------------------------------------
+
+
+def _read_value(app: AppContext, key: str) -> str:
+    if not sys.stdin.isatty():
+        value = sys.stdin.read()
+        if value.endswith("\r\n"):
+            value = value[:-2]
+        elif value.endswith("\n"):
+            value = value[:-1]
+        return value
+    if not app.interactive:
+        raise UsageError(
+            f"No value for {key}: this run is non-interactive and stdin is a terminal.",
+            hint=f"Pipe the value on stdin: printf %s \"$VALUE\" | skclaw secrets set {key} --env ENV",
+        )
+    from skclaw import prompts
+
+    return prompts.secret_twice(key)
+
+
+def _push_one(app: AppContext, env: str, worker: str, key: str, value: SecretValue) -> None:
+    from skclaw.sync import worker_names
+
+    worker_names(app, env, worker)  # refuse rather than let wrangler create a draft Worker
+    app.wrangler.secret_bulk(env, {key: value})
+
+
+@secrets.command("set")
+@click.argument("key")
+@common_options()
+@click.option("--source", metavar="SOURCE", help="Store in this source instead of the configured one.")
+@click.option("--push", is_flag=True, help="Also send the value to the env's Worker.")
+@run_command("secrets set")
+def set_(app: AppContext, key: str, env: str | None, source: str | None, push: bool) -> Outcome:
+    """Store KEY for an env (value from stdin or a hidden prompt); --push also sends it."""
+    from skclaw.config import validate_secret_name
+    from skclaw.envsecrets import open_env_source
+
+    validate_secret_name(key, where="the command line")
+    env_name = app.select_env(env)
+    target = app.target(env_name)
+    store = open_env_source(app, target, source)
+    store.check()
+    if not store.writable:
+        raise UsageError(f"The {store.name} source is read-only; choose another with --source.")
+    if push:
+        from skclaw.safety import request_consent
+
+        request_consent(app, env=env_name, action="secrets set --push",
+                        target_lines=[f"account: {app.account_label(target)}", f"worker:  {target.worker}",
+                                      f"key:     {key}"])
+    raw = _read_value(app, key)
+    _check_value(key, raw)
+    value = SecretValue(raw)
+    store.write(key, value)
+    app.output.success(f"stored {key} for {env_name} in {store.describe()}")
+    result: dict[str, Any] = {"environment": env_name, "worker": target.worker, "key": key,
+                              "source": store.describe(), "stored": True, "pushed": False}
+    outcome = "stored"
+    try:
+        if push:
+            _push_one(app, env_name, target.worker, key, value)
+            result["pushed"] = True
+            outcome = "pushed"
+            app.output.success(f"pushed {key} to {target.worker}")
+    except SkclawError as exc:
+        audit.record(app.project_dir, command="secrets set", env=env_name, worker=target.worker,
+                     outcome="stored-not-pushed", keys=[key], error=exc.message)
+        exc.message += (f" The value is stored in {store.describe()}; "
+                        f"finish with: skclaw secrets sync --env {env_name} --only {key}")
+        exc.partial_result = result  # type: ignore[attr-defined]
+        raise
+    audit.record(app.project_dir, command="secrets set", env=env_name, worker=target.worker,
+                 outcome=outcome, keys=[key])
+    return Outcome(result)
+
+
+# -- rotate -----------------------------------------------------------------------------------
+
+
+@secrets.command("rotate")
+@click.argument("key")
+@common_options(multiple_env=True)
+@click.option("--all-envs", is_flag=True, help="Every env block plus the top level.")
+@click.option("--bytes", "nbytes", type=click.IntRange(16, 512), default=32, show_default=True,
+              help="Random bytes per new value (hex encoded).")
+@click.option("--from-stdin", is_flag=True, help="Take the new value from stdin (one env only).")
+@click.option("--no-push", is_flag=True, help="Store the new value but do not send it to the Worker.")
+@click.option("--print-value", is_flag=True, help="Print each new value once (stdout / JSON).")
+@click.option("--source", metavar="SOURCE", help="Use this source instead of the configured one.")
+@run_command("secrets rotate")
+def rotate(app: AppContext, key: str, envs: tuple[str, ...], all_envs: bool, nbytes: int, from_stdin: bool,
+           no_push: bool, print_value: bool, source: str | None) -> Outcome:
+    """Give KEY a new random value per env: stored in the source first, then pushed."""
+    from skclaw.config import validate_secret_name
+    from skclaw.envsecrets import open_env_source
+
+    validate_secret_name(key, where="the command line")
+    selected = app.select_envs(envs, all_envs)
+    if from_stdin and len(selected) != 1:
+        raise UsageError("--from-stdin rotates one environment at a time (each env gets its own value).")
+    stores = {}
+    for env in selected:
+        target = app.target(env)
+        store = open_env_source(app, target, source)
+        store.check()
+        if not store.writable:
+            raise UsageError(f"The {store.name} source of {env} is read-only; choose another with --source.")
+        stores[env] = (target, store)
+
+    if not no_push:
+        from skclaw.safety import request_consent
+        from skclaw.sync import worker_names
+
+        for env, (target, _store) in stores.items():
+            worker_names(app, env, target.worker)  # the Worker must exist before anything changes
+        for env, (target, _store) in stores.items():
+            request_consent(app, env=env, action="secrets rotate",
+                            target_lines=[f"account: {app.account_label(target)}",
+                                          f"worker:  {target.worker}", f"key:     {key} (new value)"])
+
+    stdin_value = None
+    if from_stdin:
+        stdin_value = sys.stdin.read().removesuffix("\n").removesuffix("\r")
+        _check_value(key, stdin_value)
+
+    results: dict[str, Any] = {}
+    ok_envs: list[str] = []
+    failed: list[str] = []
+    for env, (target, store) in stores.items():
+        value = SecretValue(stdin_value if stdin_value is not None else _random.token_hex(nbytes))
+        entry: dict[str, Any] = {"worker": target.worker, "status": "ok", "pushed": [], "deleted": [],
+                                 "error": None, "stored": False, "source": store.describe()}
+        results[env] = entry
+        try:
+            store.write(key, value)
+        except SkclawError as exc:
+            entry.update(status="failed", error=f"storing failed: {exc.message}")
+            failed.append(env)
+            audit.record(app.project_dir, command="secrets rotate", env=env, worker=target.worker,
+                         outcome="failed", keys=[key], error=exc.message)
+            continue
+        entry["stored"] = True
+        if print_value:
+            entry["value"] = value.reveal()
+        if not no_push:
+            try:
+                app.wrangler.secret_bulk(env, {key: value})
+                entry["pushed"] = [key]
+            except SkclawError as exc:
+                entry.update(status="failed", error=(
+                    f"{exc.message} The source holds the new value (the previous one is kept); finish with: "
+                    f"skclaw secrets sync --env {env} --only {key}"))
+                failed.append(env)
+                audit.record(app.project_dir, command="secrets rotate", env=env, worker=target.worker,
+                             outcome="stored-not-pushed", keys=[key], error=exc.message)
+                app.output.error(f"{env}: {entry['error']}")
+                continue
+        ok_envs.append(env)
+        audit.record(app.project_dir, command="secrets rotate", env=env, worker=target.worker,
+                     outcome="pushed" if not no_push else "stored", keys=[key])
+        app.output.success(f"{env}: rotated {key} ({'stored and pushed' if not no_push else 'stored'})")
+        if print_value and not app.action.json:
+            app.output.print_value(value.reveal() if len(stores) == 1 else f"{env}\t{value.reveal()}")
+    outcome = _finish(app, results, ok_envs, failed, "secrets rotate")
+    outcome.reveal_values = print_value
+    return outcome
+
+
+# -- list -------------------------------------------------------------------------------------
+
+
+@secrets.command("list")
+@common_options(multiple_env=True, acts=False)
+@click.option("--all-envs", is_flag=True, help="Every env block plus the top level.")
+@click.option("--source", metavar="SOURCE", help="Look in this source instead of the configured one.")
+@run_command("secrets list")
+def list_(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | None) -> Outcome:
+    """Names only: required or optional, in the source, on the Worker."""
+    from skclaw.envsecrets import read_env_secrets
+    from skclaw.wrangler import is_worker_not_found
+
+    results: dict[str, Any] = {}
+    failed = []
+    for env in app.select_envs(envs, all_envs):
+        target = app.target(env)
+        entry: dict[str, Any] = {"worker": target.worker, "source": None, "keys": [], "error": None,
+                                 "workerExists": None}
+        results[env] = entry
+        try:
+            found = read_env_secrets(app, env, source_override=source)
+            entry["source"] = found.source.describe()
+        except SkclawError as exc:
+            entry["error"] = exc.message
+            failed.append(env)
+            continue
+        on_worker: set[str] | None
+        try:
+            on_worker = set(app.wrangler.secret_names(env))
+            entry["workerExists"] = True
+        except SkclawError as exc:
+            on_worker = None
+            if isinstance(exc, WranglerError) and is_worker_not_found(exc):
+                entry["workerExists"] = False
+            else:
+                entry["error"] = exc.message
+                failed.append(env)
+        rows = [(k, "required") for k in found.required] + [(k, "optional") for k in found.optional]
+        rows += [(k, "extra") for k in found.extra]
+        if on_worker is not None:
+            known = {k for k, _ in rows}
+            rows += [(k, "unmanaged") for k in sorted(on_worker - known)]
+        for name, role in rows:
+            entry["keys"].append({
+                "name": name, "role": role, "inSource": name in found.values or role == "extra",
+                "onWorker": None if on_worker is None else name in on_worker,
+            })
+        mark = {True: "yes", False: "no", None: "?"}
+        app.output.table(
+            f"{env} → {target.worker} · {found.source.describe()}",
+            ["secret", "role", "in source", "on Worker"],
+            [(k["name"], k["role"], mark[k["inSource"]], mark[k["onWorker"]]) for k in entry["keys"]],
+        )
+    if failed:
+        return Outcome({"environments": results}, 1, f"could not list: {', '.join(failed)}")
+    return Outcome({"environments": results})

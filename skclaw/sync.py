@@ -1,0 +1,227 @@
+"""The engine behind `skclaw secrets sync`: plan per env, gate, apply concurrently.
+
+Phases, each finished for every env before the next starts:
+1. resolve + read sources (any missing required key stops the run: nothing changed),
+2. plan with `wrangler secret list` (a missing Worker refuses the run: no draft Workers),
+3. consent for every env that needs it (one refusal refuses the run),
+4. apply in parallel: one `secret bulk` per env (<= 100 keys per call), deletes after.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from skclaw import audit
+from skclaw.context import AppContext
+from skclaw.envsecrets import EnvSecrets, read_env_secrets
+from skclaw.errors import RefusedError, SkclawError, SourceError, WranglerError
+from skclaw.secret import SecretValue
+from skclaw.wrangler import is_worker_not_found
+
+BULK_LIMIT = 100
+MAX_PARALLEL_ENVS = 4
+
+
+@dataclass
+class EnvPlan:
+    secrets: EnvSecrets
+    on_worker: list[str]
+    create: list[str]
+    overwrite: list[str]
+    delete: list[str]
+    prune_skipped_reason: str | None = None
+
+    @property
+    def env(self) -> str:
+        return self.secrets.env
+
+    @property
+    def worker(self) -> str:
+        return self.secrets.target.worker
+
+    @property
+    def push(self) -> list[str]:
+        return [*self.create, *self.overwrite]
+
+    def lines(self) -> list[str]:
+        out = []
+        if self.create:
+            out.append(f"create ({len(self.create)}): {', '.join(self.create)}")
+        if self.overwrite:
+            out.append(f"overwrite ({len(self.overwrite)}): {', '.join(self.overwrite)}")
+        if self.delete:
+            out.append(f"DELETE ({len(self.delete)}): {', '.join(self.delete)}")
+        missing = self.secrets.missing_optional
+        if missing:
+            out.append(f"skip, not in source (optional): {', '.join(missing)}")
+        return out or ["nothing to push"]
+
+
+@dataclass
+class EnvOutcome:
+    worker: str
+    status: str  # ok | failed | refused | skipped | dry-run
+    pushed: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"worker": self.worker, "status": self.status, "pushed": self.pushed,
+                "deleted": self.deleted, "error": self.error, **self.extra}
+
+
+def resolve_all(
+    app: AppContext, envs: Sequence[str], *, source: str | None, only: Sequence[str]
+) -> list[EnvSecrets]:
+    """Read every env's source; missing required keys are reported for all envs at once."""
+    resolved = [read_env_secrets(app, env, source_override=source, only=only) for env in envs]
+    problems = [
+        f"{s.env}: {', '.join(s.missing_required)} missing from {s.source.describe()}"
+        for s in resolved if s.missing_required
+    ]
+    if problems:
+        raise SourceError(
+            "Required secrets are missing; nothing was pushed:\n  " + "\n  ".join(problems),
+            hint="Store them with `skclaw secrets set KEY --env ENV` (or fix the source), then re-run.",
+        )
+    for s in resolved:
+        for warning in getattr(s.source, "warnings", []):
+            app.output.warn(warning)
+    return resolved
+
+
+def worker_names(app: AppContext, env: str, worker: str) -> list[str]:
+    try:
+        names: list[str] = app.wrangler.secret_names(env)
+        return names
+    except WranglerError as exc:
+        if is_worker_not_found(exc):
+            raise RefusedError(
+                f"The Worker {worker} ({env}) does not exist; skclaw will not let wrangler create an "
+                "empty draft Worker. Nothing was changed.",
+                hint=f"Deploy it first: skclaw deploy --env {env}",
+            ) from None
+        raise
+
+
+def plan_env(app: AppContext, secrets: EnvSecrets, *, prune: bool) -> EnvPlan:
+    on_worker = worker_names(app, secrets.env, secrets.target.worker)
+    present = set(on_worker)
+    push = [k for k in secrets.manifest if k in secrets.values]
+    create = [k for k in push if k not in present]
+    overwrite = [k for k in push if k in present]
+    delete: list[str] = []
+    skipped = None
+    if prune:
+        if not secrets.values:
+            skipped = "the source returned no keys; refusing to prune everything"
+        else:
+            manifest = set(secrets.manifest)
+            delete = sorted(k for k in on_worker if k not in manifest)
+    return EnvPlan(secrets, on_worker, create, overwrite, delete, skipped)
+
+
+def plan_all(app: AppContext, resolved: Sequence[EnvSecrets], *, prune: bool) -> list[EnvPlan]:
+    """Plan every env in parallel; a refusal or failure here stops the run (nothing changed)."""
+    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_ENVS, max(1, len(resolved)))) as pool:
+        futures = [pool.submit(plan_env, app, s, prune=prune) for s in resolved]
+        plans = []
+        errors: list[SkclawError] = []
+        for future in futures:
+            try:
+                plans.append(future.result())
+            except SkclawError as exc:
+                errors.append(exc)
+    refused = [e for e in errors if isinstance(e, RefusedError)]
+    if refused:
+        raise refused[0]
+    if errors:
+        first = errors[0]
+        raise type(first)(f"Planning failed, nothing was changed: {first.message}", hint=first.hint)
+    return plans
+
+
+def apply_env(app: AppContext, plan: EnvPlan, *, method: str) -> EnvOutcome:
+    wrangler = app.wrangler
+    env = plan.env
+    outcome = EnvOutcome(worker=plan.worker, status="ok")
+    values: dict[str, SecretValue] = {k: plan.secrets.values[k] for k in plan.push}
+    use_bulk = method == "bulk" and wrangler.version.bulk_stdin_json
+    deletes_in_bulk = use_bulk and bool(plan.delete) and wrangler.version.bulk_null_deletes
+    try:
+        if use_bulk:
+            keys = list(values)
+            chunks = [keys[i : i + BULK_LIMIT] for i in range(0, len(keys), BULK_LIMIT)] or [[]]
+            for index, chunk in enumerate(chunks):
+                last = index == len(chunks) - 1
+                deletes = plan.delete if (deletes_in_bulk and last) else []
+                if not chunk and not deletes:
+                    continue
+                wrangler.secret_bulk(env, {k: values[k] for k in chunk}, deletes)
+                outcome.pushed.extend(chunk)
+                outcome.deleted.extend(deletes)
+        else:
+            for key, value in values.items():
+                wrangler.secret_put(env, key, value)
+                outcome.pushed.append(key)
+        if not deletes_in_bulk:
+            for key in plan.delete:
+                wrangler.secret_delete(env, key)
+                outcome.deleted.append(key)
+    except SkclawError as exc:
+        outcome.status = "failed"
+        outcome.error = str(exc)  # message and what to do next
+    return outcome
+
+
+def apply_all(
+    app: AppContext,
+    plans: Sequence[EnvPlan],
+    *,
+    method: str,
+    on_done: Callable[[EnvPlan, EnvOutcome, float], None],
+) -> dict[str, EnvOutcome]:
+    """Apply every plan concurrently. Ctrl-C kills wrangler children and re-raises with what
+    finished in ``results`` (the caller reports it)."""
+    results: dict[str, EnvOutcome] = {}
+    started = time.monotonic()
+    pool = ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_ENVS, max(1, len(plans))))
+    futures: dict[Future[EnvOutcome], EnvPlan] = {pool.submit(apply_env, app, p, method=method): p for p in plans}
+    try:
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            for future in done:
+                plan = futures[future]
+                outcome = future.result()
+                results[plan.env] = outcome
+                on_done(plan, outcome, time.monotonic() - started)
+    except KeyboardInterrupt:
+        from skclaw.process import kill_all_children
+
+        for future in futures:
+            future.cancel()
+        kill_all_children()
+        pool.shutdown(wait=True, cancel_futures=True)
+        for future, plan in futures.items():
+            if plan.env not in results and future.done() and not future.cancelled():
+                try:
+                    results[plan.env] = future.result()
+                except Exception:  # noqa: BLE001 - reporting what finished, best effort
+                    pass
+        raise
+    finally:
+        pool.shutdown(wait=False)
+    return results
+
+
+def record_audit(app: AppContext, plan: EnvPlan, outcome: EnvOutcome, command: str = "secrets sync") -> None:
+    audit.record(
+        app.project_dir, command=command, env=plan.env, worker=plan.worker, outcome=outcome.status,
+        keys=outcome.pushed, deleted=sorted(outcome.deleted), error=outcome.error,
+    )

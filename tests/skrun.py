@@ -1,0 +1,58 @@
+"""Run skclaw in-process the way a user would, capturing stdout, stderr and the exit code."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from skclaw import process, redact
+from skclaw.cli import main
+
+
+@dataclass
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def envelope(self) -> dict[str, Any]:
+        lines = [line for line in self.stdout.splitlines() if line.strip()]
+        assert len(lines) == 1, f"stdout must hold exactly one JSON object, got: {self.stdout!r}"
+        value = json.loads(lines[0])
+        assert isinstance(value, dict)
+        return value
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def skclaw(
+    args: Sequence[str],
+    *,
+    project: Path | None = None,
+    wrangler: Path | None = None,
+    input: str | bytes | None = None,
+    env: Mapping[str, str | None] | None = None,
+) -> Run:
+    argv: list[str] = []
+    if project is not None:
+        argv += ["-C", str(project)]
+    if wrangler is not None:
+        argv += ["--wrangler", str(wrangler)]
+    argv += list(args)
+    runner = CliRunner()
+    process.reset_abort()
+    with runner.isolation(input=input if input is not None else "", env=env) as (out, err, _):
+        code = main(argv)
+    return Run(code, out.getvalue().decode("utf-8", "replace"), err.getvalue().decode("utf-8", "replace"))
+
+
+def reset_redaction() -> None:
+    redact.forget_all()

@@ -1,0 +1,332 @@
+"""`skclaw secrets sync` with the real wrangler against the emulator."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from tests.cfemu import CloudflareEmulator
+from tests.conftest import SampleProject
+
+from skclaw import process
+from skclaw.dotenv import format_dotenv
+from tests.skrun import skclaw
+
+AWKWARD = {
+    "API_TOKEN": "tok-" + "a" * 40,
+    "MULTILINE": "-----BEGIN KEY-----\nline two\n  indented \"quoted\" 'single'\n-----END KEY-----",
+    "EQUALS": "a=b=c&d==",
+    "UNICODE": "päss wörd ✓ 秘密",
+    "TRAILING": "keeps trailing spaces   ",
+}
+
+
+def configure(project: SampleProject, *, required: list[str], optional: list[str] | None = None,
+              values: dict[str, dict[str, str]] | None = None) -> None:
+    config = {"secrets": {"required": required, "optional": optional or [], "source": "envfile"}}
+    (project.path / ".skclaw.jsonc").write_text(json.dumps(config))
+    secrets_dir = project.path / ".secrets"
+    secrets_dir.mkdir(mode=0o700, exist_ok=True)
+    for env, mapping in (values or {}).items():
+        path = secrets_dir / f"{env}.env"
+        path.write_text(format_dotenv(mapping))
+        path.chmod(0o600)
+
+
+def env_values(tag: str) -> dict[str, str]:
+    return {k: f"{v}-{tag}" if k != "TRAILING" else v for k, v in AWKWARD.items()}
+
+
+@pytest.fixture
+def synced_project(sample_project: SampleProject, emulator: CloudflareEmulator) -> SampleProject:
+    for env in sample_project.envs:
+        emulator.seed_worker(sample_project.worker(env), secrets={"OLD_KEY": "old"})
+    configure(sample_project, required=list(AWKWARD),
+              values={env: env_values(env) for env in sample_project.envs})
+    return sample_project
+
+
+def wrangler_calls(wrangler_bin: Path) -> list[list[str]]:
+    return [argv for argv in process.started_argv() if argv and argv[0] == str(wrangler_bin)]
+
+
+def test_exact_values_reach_both_workers_in_one_version_each(
+    synced_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path, cf_env: dict[str, str]
+) -> None:
+    before = {env: len(emulator.versions(synced_project.worker(env))) for env in synced_project.envs}
+    calls_before = len(wrangler_calls(wrangler_bin))
+    run = skclaw(["secrets", "sync", "-e", "staging", "-e", "production", "--yes", "--json"],
+                 project=synced_project.path, wrangler=wrangler_bin)
+    assert run.code == 0, run.stderr
+    result = run.envelope["result"]["environments"]
+    for env in synced_project.envs:
+        worker = synced_project.worker(env)
+        assert emulator.secrets(worker) == {"OLD_KEY": "old", **env_values(env)}
+        assert len(emulator.versions(worker)) == before[env] + 1
+        assert result[env]["status"] == "ok"
+        assert sorted(result[env]["pushed"]) == sorted(AWKWARD)
+        assert result[env]["worker"] == worker
+    # one `secret list` and one `secret bulk` per env
+    calls = wrangler_calls(wrangler_bin)[calls_before:]
+    assert len(calls) == 4
+    assert sorted(c[1:3] for c in calls) == [["secret", "bulk"]] * 2 + [["secret", "list"]] * 2
+    # values travel on stdin only
+    for call in calls:
+        for value in [*env_values("staging").values(), *env_values("production").values()]:
+            assert value not in " ".join(call)
+
+
+def test_dry_run_plans_without_mutation(
+    synced_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path, cf_env: dict[str, str]
+) -> None:
+    emulator.clear_requests()
+    run = skclaw(["secrets", "sync", "-e", "staging", "--prune", "--dry-run", "--json"],
+                 project=synced_project.path, wrangler=wrangler_bin)
+    assert run.code == 0, run.stderr
+    plan = run.envelope["result"]["environments"]["staging"]
+    assert plan["status"] == "dry-run"
+    assert sorted(plan["plan"]["create"]) == sorted(AWKWARD)
+    assert plan["plan"]["delete"] == ["OLD_KEY"]
+    assert emulator.mutating_requests() == []
+    assert "OLD_KEY" in run.stderr
+
+
+def test_prune_needs_typed_consent_on_production(
+    synced_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path, cf_env: dict[str, str]
+) -> None:
+    emulator.clear_requests()
+    refused = skclaw(["secrets", "sync", "-e", "staging", "-e", "production", "--prune", "--yes", "--json"],
+                     project=synced_project.path, wrangler=wrangler_bin)
+    assert refused.code == 3
+    assert refused.envelope["error"]["kind"] == "refused"
+    assert "--confirm-env production" in refused.stderr
+    # a refusal refuses the whole run: staging was not pushed either
+    assert emulator.mutating_requests() == []
+
+    done = skclaw(["secrets", "sync", "-e", "staging", "-e", "production", "--prune", "--yes",
+                   "--confirm-env", "production"], project=synced_project.path, wrangler=wrangler_bin)
+    # --confirm-env names one env; staging is not protected, so --yes covers its prune
+    assert done.code == 3, "a --confirm-env that differs from an env being pruned must refuse"
+    done = skclaw(["secrets", "sync", "-e", "production", "--prune", "--yes", "--confirm-env", "production"],
+                  project=synced_project.path, wrangler=wrangler_bin)
+    assert done.code == 0, done.stderr
+    assert "OLD_KEY" not in emulator.secrets(synced_project.worker("production"))
+    assert emulator.secrets(synced_project.worker("staging"))["OLD_KEY"] == "old"
+
+
+def test_unprotected_prune_with_yes(
+    synced_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path, cf_env: dict[str, str]
+) -> None:
+    no_yes = skclaw(["secrets", "sync", "-e", "staging", "--prune"], project=synced_project.path,
+                    wrangler=wrangler_bin)
+    assert no_yes.code == 3
+    run = skclaw(["secrets", "sync", "-e", "staging", "--prune", "--yes", "--json"],
+                 project=synced_project.path, wrangler=wrangler_bin)
+    assert run.code == 0, run.stderr
+    assert run.envelope["result"]["environments"]["staging"]["deleted"] == ["OLD_KEY"]
+    assert emulator.secrets(synced_project.worker("staging")) == env_values("staging")
+
+
+def test_missing_worker_is_refused_without_a_draft(
+    sample_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path, cf_env: dict[str, str]
+) -> None:
+    configure(sample_project, required=["API_TOKEN"], values={"staging": {"API_TOKEN": "x" * 20}})
+    run = skclaw(["secrets", "sync", "-e", "staging", "--json"], project=sample_project.path,
+                 wrangler=wrangler_bin)
+    assert run.code == 3
+    assert "skclaw deploy --env staging" in run.stderr
+    assert emulator.drafts == []
+    assert emulator.mutating_requests() == []
+
+
+def test_missing_required_key_stops_before_any_push(
+    synced_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path, cf_env: dict[str, str]
+) -> None:
+    (synced_project.path / ".secrets" / "production.env").write_text(format_dotenv({"API_TOKEN": "only-one"}))
+    emulator.clear_requests()
+    run = skclaw(["secrets", "sync", "-e", "staging", "-e", "production", "--yes"],
+                 project=synced_project.path, wrangler=wrangler_bin)
+    assert run.code == 1
+    assert "production" in run.stderr and "MULTILINE" in run.stderr and "production.env" in run.stderr
+    assert emulator.requests == []  # not even a plan
+
+
+def test_single_503_is_retried(
+    synced_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path, cf_env: dict[str, str]
+) -> None:
+    fault = emulator.inject_fault("PATCH", r"/workers/scripts/demo-worker-staging/settings$", status=503,
+                                  code=10013, times=1)
+    run = skclaw(["secrets", "sync", "-e", "staging", "--json"], project=synced_project.path,
+                 wrangler=wrangler_bin)
+    assert run.code == 0, run.stderr
+    assert fault.hits == 1
+    assert emulator.secrets(synced_project.worker("staging"))["API_TOKEN"] == env_values("staging")["API_TOKEN"]
+
+
+def test_auth_error_is_not_retried(
+    synced_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path, cf_env: dict[str, str]
+) -> None:
+    fault = emulator.inject_fault("PATCH", r"/settings$", status=403, code=10000,
+                                  message="Authentication error", times=-1)
+    run = skclaw(["secrets", "sync", "-e", "staging"], project=synced_project.path, wrangler=wrangler_bin)
+    assert run.code == 1
+    assert fault.hits == 1
+    assert "CLOUDFLARE_API_TOKEN" in run.stderr
+
+
+def test_persistent_500_on_one_env_is_partial(
+    synced_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path, cf_env: dict[str, str]
+) -> None:
+    emulator.inject_fault("PATCH", r"/workers/scripts/demo-worker-prod/settings$", status=500, code=10013,
+                          times=-1)
+    run = skclaw(["secrets", "sync", "-e", "staging", "-e", "production", "--yes", "--json"],
+                 project=synced_project.path, wrangler=wrangler_bin)
+    assert run.code == 4
+    envs = run.envelope["result"]["environments"]
+    assert envs["staging"]["status"] == "ok" and envs["production"]["status"] == "failed"
+    assert run.envelope["error"]["kind"] == "partial"
+    assert "new values are on: staging" in run.envelope["error"]["message"]
+    assert emulator.secrets(synced_project.worker("staging"))["EQUALS"] == env_values("staging")["EQUALS"]
+    assert emulator.secrets(synced_project.worker("production")) == {"OLD_KEY": "old"}
+
+
+def test_non_interactive_production_without_yes_is_refused(
+    synced_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path, cf_env: dict[str, str]
+) -> None:
+    emulator.clear_requests()
+    run = skclaw(["secrets", "sync", "-e", "production", "--json"], project=synced_project.path,
+                 wrangler=wrangler_bin)
+    assert run.code == 3
+    assert run.envelope["error"]["kind"] == "refused"
+    assert emulator.mutating_requests() == []
+
+
+def test_local_writes_dev_vars_that_round_trip(
+    synced_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path, cf_env: dict[str, str]
+) -> None:
+    emulator.clear_requests()
+    run = skclaw(["secrets", "sync", "-e", "staging", "--local"], project=synced_project.path,
+                 wrangler=wrangler_bin)
+    assert run.code == 0, run.stderr
+    path = synced_project.path / ".dev.vars.staging"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    from skclaw.dotenv import parse_dotenv
+
+    assert parse_dotenv(path.read_text(), filename=path.name).values == env_values("staging")
+    assert emulator.requests == []  # no wrangler call reached the API
+
+    refused = skclaw(["secrets", "sync", "-e", "production", "--local"], project=synced_project.path,
+                     wrangler=wrangler_bin)
+    assert refused.code == 3
+    assert not (synced_project.path / ".dev.vars.production").exists()
+
+
+def test_empty_source_never_prunes(
+    sample_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path, cf_env: dict[str, str]
+) -> None:
+    emulator.seed_worker(sample_project.worker("staging"), secrets={"KEEP_ME": "v"})
+    (sample_project.path / ".skclaw.jsonc").write_text('{"secrets": {"source": "envfile"}}')
+    (sample_project.path / ".secrets").mkdir()
+    (sample_project.path / ".secrets" / "staging.env").write_text("# nothing yet\n")
+    emulator.clear_requests()
+    run = skclaw(["secrets", "sync", "-e", "staging", "--prune", "--yes"], project=sample_project.path,
+                 wrangler=wrangler_bin)
+    assert run.code == 0, run.stderr
+    assert "not pruning" in run.stderr
+    assert emulator.secrets(sample_project.worker("staging")) == {"KEEP_ME": "v"}
+    assert emulator.mutating_requests() == []
+
+
+def test_put_method_uses_one_process_per_key(
+    synced_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path, cf_env: dict[str, str]
+) -> None:
+    configure(synced_project, required=["API_TOKEN", "EQUALS"],
+              values={"staging": {"API_TOKEN": "t" * 12, "EQUALS": "x=y"}})
+    before = len(emulator.versions(synced_project.worker("staging")))
+    run = skclaw(["secrets", "sync", "-e", "staging", "--method", "put"], project=synced_project.path,
+                 wrangler=wrangler_bin)
+    assert run.code == 0, run.stderr
+    assert len(emulator.versions(synced_project.worker("staging"))) == before + 2
+    assert emulator.secrets(synced_project.worker("staging"))["EQUALS"] == "x=y"
+
+
+def test_no_canary_leaks_anywhere(
+    synced_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path, cf_env: dict[str, str],
+    isolated_home: Path,
+) -> None:
+    canary = "CANARY-sync-7f3a9c1e5b"
+    configure(synced_project, required=["API_TOKEN"], values={"staging": {"API_TOKEN": canary}})
+    runs = [
+        skclaw(["-v", "secrets", "sync", "-e", "staging"], project=synced_project.path, wrangler=wrangler_bin),
+        skclaw(["secrets", "sync", "-e", "staging", "--json"], project=synced_project.path, wrangler=wrangler_bin),
+    ]
+    emulator.inject_fault("PATCH", r"/settings$", status=400, code=10021,
+                          message=f"validation failed for {canary}", times=-1)
+    runs.append(skclaw(["-vv", "secrets", "sync", "-e", "staging", "--json"], project=synced_project.path,
+                       wrangler=wrangler_bin))
+    assert [r.code for r in runs] == [0, 0, 1]
+    for run in runs:
+        assert canary not in run.stdout and canary not in run.stderr
+    for argv in process.started_argv():
+        assert canary not in " ".join(argv)
+    audit = (synced_project.path / ".skclaw" / "audit.jsonl").read_text()
+    assert canary not in audit and "API_TOKEN" in audit
+    logs = list(isolated_home.rglob("*.log"))
+    assert logs, "wrangler writes debug logs under HOME"
+    for log in logs:
+        assert canary not in log.read_text(errors="replace")
+
+
+def test_ctrl_c_mid_run_kills_wrangler_and_exits_130(
+    synced_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path, cf_env: dict[str, str]
+) -> None:
+    emulator.inject_fault("PATCH", r"/settings$", status=200, delay_seconds=20, times=-1)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "skclaw", "-C", str(synced_project.path), "--wrangler", str(wrangler_bin),
+         "secrets", "sync", "-e", "staging", "-e", "production", "--yes", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=cf_env,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(emulator.requests_to("PATCH", r"/settings$")) < 2:
+        time.sleep(0.1)
+    assert len(emulator.requests_to("PATCH", r"/settings$")) == 2, "both bulk calls should be in flight"
+    children = descendants(proc.pid)
+    assert len(children) >= 2
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err.decode()
+    assert time.monotonic() - started < 15
+    envelope = json.loads(out.decode().strip().splitlines()[-1])
+    assert envelope["error"]["kind"] == "interrupted"
+    survivors = [pid for pid in children if Path(f"/proc/{pid}").exists()
+                 and "Z" not in Path(f"/proc/{pid}/stat").read_text().split(")")[-1][:3]]
+    assert survivors == [], "wrangler children survived Ctrl-C"
+
+
+def descendants(root: int) -> list[int]:
+    """PIDs below ``root`` in the process tree (Linux /proc)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat_text = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat_text.rsplit(")", 1)[1].split()[1])
+    found: list[int] = []
+    frontier = [root]
+    while frontier:
+        current = frontier.pop()
+        for pid, parent in parents.items():
+            if parent == current:
+                found.append(pid)
+                frontier.append(pid)
+    return found
