@@ -1,0 +1,191 @@
+"""The wrangler facade: discovery, versions, argv, failure classification, retries."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from tests.cfemu import CloudflareEmulator
+from tests.conftest import SampleProject
+
+from skclaw import process
+from skclaw.errors import WranglerError, WranglerNotFoundError
+from skclaw.retry import backoff_delay, with_retries
+from skclaw.wrangler import (
+    Wrangler,
+    WranglerVersion,
+    classify_failure,
+    error_summary,
+    find_wrangler,
+    is_worker_not_found,
+)
+
+
+def facade(project: SampleProject, wrangler_bin: Path, cf_env: dict[str, str]) -> Wrangler:
+    return Wrangler(wrangler_bin, config_path=project.config_path, cwd=project.path, environ=cf_env)
+
+
+def test_secret_list_through_the_real_wrangler(
+    sample_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path, cf_env: dict[str, str]
+) -> None:
+    emulator.seed_worker(sample_project.worker("staging"), secrets={"B_KEY": "2", "A_KEY": "1"})
+    w = facade(sample_project, wrangler_bin, cf_env | {"CLOUDFLARE_ENV": "production"})
+    assert w.version == WranglerVersion(4, 86, 0)
+    # CLOUDFLARE_ENV is scrubbed and --env is explicit, so staging is what is listed
+    assert w.secret_names("staging") == ["A_KEY", "B_KEY"]
+    argv = process.started_argv()[-1]
+    assert argv[1:4] == ["secret", "list", "--format"]
+    assert "--config" in argv and str(sample_project.config_path) in argv and "--env=staging" in argv
+
+
+def test_429_is_transient_and_403_permanent(
+    sample_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path, cf_env: dict[str, str]
+) -> None:
+    emulator.seed_worker(sample_project.worker("staging"))
+    w = facade(sample_project, wrangler_bin, cf_env)
+    emulator.inject_fault("GET", r"/secrets$", status=429, code=971, message="Please slow down", times=-1)
+    with pytest.raises(WranglerError) as rate:
+        w.call(["secret", "list"], env="staging", what="list", retry=False)
+    assert rate.value.code == 971 and rate.value.transient
+    emulator.clear_faults()
+    emulator.inject_fault("GET", r"/secrets$", status=403, code=10000, message="Authentication error", times=-1)
+    with pytest.raises(WranglerError) as auth:
+        w.call(["secret", "list"], env="staging", what="list", retry=False)
+    assert auth.value.code == 10000 and not auth.value.transient
+    assert auth.value.hint and "CLOUDFLARE_API_TOKEN" in auth.value.hint
+
+
+def test_retry_recovers_from_two_429s(
+    sample_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path, cf_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import skclaw.retry
+
+    monkeypatch.setattr(skclaw.retry, "BASE_DELAY", 0.05)
+    emulator.seed_worker(sample_project.worker("staging"), secrets={"K": "v"})
+    fault = emulator.inject_fault("GET", r"/secrets$", status=429, code=971, times=2)
+    w = facade(sample_project, wrangler_bin, cf_env)
+    assert w.secret_names("staging") == ["K"]
+    assert fault.hits == 2
+
+
+def test_connection_refused_is_transient(
+    sample_project: SampleProject, wrangler_bin: Path, cf_env: dict[str, str]
+) -> None:
+    env = cf_env | {"CLOUDFLARE_API_BASE_URL": "http://127.0.0.1:9/client/v4"}
+    w = facade(sample_project, wrangler_bin, env)
+    with pytest.raises(WranglerError) as info:
+        w.call(["secret", "list"], env="staging", what="list", retry=False)
+    assert info.value.transient
+
+
+def test_missing_worker_is_recognised(
+    sample_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path, cf_env: dict[str, str]
+) -> None:
+    with pytest.raises(WranglerError) as info:
+        facade(sample_project, wrangler_bin, cf_env).secret_names("production")
+    assert is_worker_not_found(info.value)
+
+
+def test_classification_from_text() -> None:
+    stderr = ("\x1b[31m✘ \x1b[41;31m[\x1b[41;97mERROR\x1b[41;31m]\x1b[0m \x1b[1mA request to the Cloudflare API "
+              "(/accounts/a/workers/scripts/w/secrets) failed.\x1b[0m\n\n  Too many requests [code: 971]\n\n"
+              "  If you think this is a bug, please open an issue at: https://example\n\n🪵  Logs were written to x\n")
+    assert "Too many requests [code: 971]" in error_summary(stderr)
+    err = classify_failure("wrangler secret put K", 1, stderr, "", [])
+    assert err.code == 971 and err.transient and "Too many requests [code: 971]" in err.message
+    nd = classify_failure("x", 1, "✘ [ERROR] boom", "", [{"type": "command-failed", "code": 10013}])
+    assert nd.code == 10013 and nd.transient
+    perm = classify_failure("x", 1, "✘ [ERROR] Worker not found [code: 10007]", "", [])
+    assert not perm.transient and is_worker_not_found(perm)
+    net = classify_failure("x", 1, "✘ [ERROR] fetch failed", "", [])
+    assert net.transient and net.code is None
+
+
+def test_retry_helper_is_bounded() -> None:
+    calls: list[int] = []
+    sleeps: list[float] = []
+
+    def always_transient() -> None:
+        calls.append(1)
+        raise WranglerError("flaky", transient=True)
+
+    with pytest.raises(WranglerError):
+        with_retries(always_transient, what="x", sleep=sleeps.append)
+    assert len(calls) == 3 and len(sleeps) == 2
+    assert all(0 < s <= 8 for s in sleeps)
+    calls.clear()
+
+    def permanent() -> None:
+        calls.append(1)
+        raise WranglerError("denied", transient=False)
+
+    with pytest.raises(WranglerError):
+        with_retries(permanent, what="x", sleep=sleeps.append)
+    assert len(calls) == 1
+    # a budget smaller than the next delay stops early
+    calls.clear()
+    with pytest.raises(WranglerError):
+        with_retries(always_transient, what="x", sleep=lambda s: None, budget=0.0)
+    assert len(calls) == 1
+    assert 0.5 <= backoff_delay(1) <= 1.0 and 2.0 <= backoff_delay(3) <= 4.0
+
+
+def test_versions_and_features() -> None:
+    assert WranglerVersion.parse(" ⛅️ wrangler 4.86.0") == WranglerVersion(4, 86, 0)
+    old, mid, new = WranglerVersion(3, 50, 0), WranglerVersion(4, 86, 0), WranglerVersion(4, 164, 0)
+    assert not old.bulk_stdin_json and mid.bulk_stdin_json
+    assert mid.secrets_file and not WranglerVersion(4, 73, 9).secrets_file
+    assert not mid.bulk_null_deletes and new.bulk_null_deletes
+
+
+def fake_wrangler(path: Path, version: str) -> Path:
+    path.write_text(f"#!/bin/sh\necho '{version}'\n")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path
+
+
+def test_discovery_order(tmp_path: Path) -> None:
+    explicit = fake_wrangler(tmp_path / "w-explicit", "4.90.0")
+    env_one = fake_wrangler(tmp_path / "w-env", "4.90.0")
+    local = tmp_path / "proj" / "node_modules" / ".bin"
+    local.mkdir(parents=True)
+    fake_wrangler(local / "wrangler", "4.90.0")
+    on_path = tmp_path / "bin"
+    on_path.mkdir()
+    fake_wrangler(on_path / "wrangler", "4.90.0")
+    environ = {"SKCLAW_WRANGLER": str(env_one), "PATH": str(on_path)}
+    assert find_wrangler(str(explicit), environ, tmp_path / "proj") == (explicit, "--wrangler")
+    assert find_wrangler(None, environ, tmp_path / "proj") == (env_one, "SKCLAW_WRANGLER")
+    environ.pop("SKCLAW_WRANGLER")
+    assert find_wrangler(None, environ, tmp_path / "proj")[1] == "node_modules/.bin"
+    assert find_wrangler(None, environ, tmp_path / "other") == (on_path / "wrangler", "PATH")
+    with pytest.raises(WranglerNotFoundError, match="not found") as info:
+        find_wrangler(None, {"PATH": str(tmp_path / "empty")}, tmp_path / "other")
+    assert "npm i -D wrangler" in str(info.value)
+    with pytest.raises(WranglerNotFoundError, match="not an executable"):
+        find_wrangler(str(tmp_path / "missing"), {}, tmp_path)
+
+
+def test_ancient_wrangler_is_refused(tmp_path: Path) -> None:
+    old = fake_wrangler(tmp_path / "wrangler", "3.10.0")
+    config = tmp_path / "wrangler.jsonc"
+    config.write_text('{"name": "x"}')
+    w = Wrangler(old, config_path=config, cwd=tmp_path, environ=dict(os.environ))
+    with pytest.raises(WranglerNotFoundError, match="too old") as info:
+        w.call(["secret", "list"], env="default", what="list")
+    assert "npm i -D wrangler@4" in str(info.value)
+
+
+def test_hanging_wrangler_times_out(tmp_path: Path) -> None:
+    hang = tmp_path / "wrangler"
+    hang.write_text("#!/bin/sh\ncase \"$1\" in --version) echo 4.86.0;; *) sleep 60;; esac\n")
+    hang.chmod(0o755)
+    config = tmp_path / "wrangler.jsonc"
+    config.write_text('{"name": "x"}')
+    w = Wrangler(hang, config_path=config, cwd=tmp_path, environ=dict(os.environ), timeout=1.5)
+    with pytest.raises(WranglerError, match="timed out") as info:
+        w.call(["secret", "list"], env="default", what="wrangler secret list", retry=False)
+    assert info.value.transient
