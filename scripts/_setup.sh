@@ -38,15 +38,25 @@ setup_venv() {
   local extras="$1"
   local stamp="$VENV/.skclaw-stamp$extras"
   local want
-  want="$(cat "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)"
+  want="$(sha256sum < "$ROOT/pyproject.toml" | cut -c1-16)"
+  # A venv set up for the tests already has everything the demo and bench need.
+  if [ -z "$extras" ] && [ -f "$VENV/.skclaw-stamp[test]" ] && [ "$(cat "$VENV/.skclaw-stamp[test]")" = "$want" ]; then
+    return 0
+  fi
   if [ ! -x "$VENV/bin/python" ]; then
     log "creating $VENV"
     python3 -m venv "$VENV"
   fi
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     log "pip install -e .$extras"
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$ROOT$extras"
+    local pip_log="$VENV/pip-install.log"
+    if ! { "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip &&
+           "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$ROOT$extras"; } \
+         >"$pip_log" 2>&1; then
+      tail -n 30 "$pip_log" >&2
+      log "pip install failed (full log: $pip_log)"
+      exit 1
+    fi
     echo "$want" > "$stamp"
   fi
 }

@@ -142,6 +142,10 @@ def common_options(*, multiple_env: bool = False, acts: bool = True, env: bool =
                 "--confirm-env", metavar="ENV", help="With --yes: consent to destructive steps on ENV."
             )(func)
             func = click.option("-y", "--yes", is_flag=True, help="Consent without a prompt (CI).")(func)
+            func = click.option(
+                "--lock-timeout", type=click.FloatRange(0, 3600), default=30.0, show_default=True,
+                metavar="SECONDS", help="How long to wait for another skclaw run on the same env.",
+            )(func)
         if env:
             if multiple_env:
                 func = click.option(
@@ -186,6 +190,7 @@ def run_command(name: str) -> Callable[[Callable[..., Outcome]], Callable[..., i
                 confirm_env=kwargs.pop("confirm_env", None),
                 non_interactive=kwargs.pop("non_interactive", False),
                 json=kwargs.pop("json_output", False),
+                lock_timeout=kwargs.pop("lock_timeout", 30.0),
             )
             app = AppContext(
                 GlobalOptions(
@@ -195,7 +200,10 @@ def run_command(name: str) -> Callable[[Callable[..., Outcome]], Callable[..., i
                 action,
                 command=name,
             )
-            return execute(app, name, lambda: body(app, **kwargs))
+            try:
+                return execute(app, name, lambda: body(app, **kwargs))
+            finally:
+                app.close()
 
         return wrapper
 

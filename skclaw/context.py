@@ -31,6 +31,7 @@ class ActionOptions:
     confirm_env: str | None = None
     non_interactive: bool = False
     json: bool = False
+    lock_timeout: float = 30.0
 
 
 def ci_detected(environ: Mapping[str, str]) -> bool:
@@ -72,6 +73,19 @@ class AppContext:
                 action, self.environ, sys.stdin.isatty(), sys.stdout.isatty()
             )
         self.interactive = interactive
+        self._locks: Any = None
+
+    def lock_env(self, env: str) -> None:
+        """Hold the (project, env) lock until this run ends; idempotent."""
+        if self._locks is None:
+            from skclaw.lock import EnvLocks
+
+            self._locks = EnvLocks(self.project_dir, self.command, self.action.lock_timeout)
+        self._locks.acquire(env)
+
+    def close(self) -> None:
+        if self._locks is not None:
+            self._locks.release_all()
 
     @property
     def project_dir(self) -> Path:

@@ -7,6 +7,7 @@ what happened and, in ``hint``, what to do next.
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Any
 
 
 class ExitCode(IntEnum):
@@ -28,6 +29,8 @@ class SkclawError(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        #: what was done before the failure, for the JSON envelope's ``result``
+        self.partial_result: Any = None
 
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message}\n{self.hint}"
@@ -63,7 +66,7 @@ class SourceUnavailableError(SourceError):
     """A secret source cannot work on this machine (missing backend, locked keyring, ...)."""
 
 
-class InterruptedRun(SkclawError):  # noqa: N818 - it is an outcome, not a bug
+class InterruptedRun(SkclawError):
     exit_code = ExitCode.INTERRUPTED
     kind = "interrupted"
 

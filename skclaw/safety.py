@@ -34,6 +34,7 @@ def request_consent(
     destructive_reason: str = "",
 ) -> GateDecision:
     """Ask (or check flags) for consent; raise RefusedError (exit 3) if not given."""
+    app.lock_env(env)  # every mutating path passes the gate: hold the env from here on
     protected = app.is_protected(env)
     if not consent_required(protected, destructive):
         return GateDecision(False, "none")

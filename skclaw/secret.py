@@ -16,6 +16,7 @@ MASK = "******"
 
 class SecretValue:
     __slots__ = ("_value",)
+    _value: str
 
     def __init__(self, value: str) -> None:
         if not isinstance(value, str):
@@ -24,7 +25,7 @@ class SecretValue:
         redact.register(value)
 
     def reveal(self) -> str:
-        return self._value  # type: ignore[no-any-return]
+        return self._value
 
     def __repr__(self) -> str:
         return f"SecretValue({MASK})"

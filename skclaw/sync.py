@@ -212,7 +212,7 @@ def apply_all(
             if plan.env not in results and future.done() and not future.cancelled():
                 try:
                     results[plan.env] = future.result()
-                except Exception:  # noqa: BLE001 - reporting what finished, best effort
+                except Exception:
                     pass
         raise
     finally:

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from skclaw import process
 from skclaw.errors import UsageError, WranglerError, WranglerNotFoundError
@@ -144,7 +144,8 @@ class WranglerResult:
     def record(self, kind: str) -> dict[str, Any] | None:
         for rec in reversed(self.records):
             if rec.get("type") == kind:
-                return rec
+                found: dict[str, Any] = rec
+                return found
         return None
 
 
@@ -194,6 +195,27 @@ def error_summary(stderr: str) -> str:
     return text or "wrangler failed without an error message"
 
 
+def _stdout_json_error(stdout: str) -> str | None:
+    """`d1 execute --json` reports failures as {"error": {"text", "notes"}} on stdout only."""
+    text = strip_ansi(stdout)
+    start = text.find("{")
+    if start < 0:
+        return None
+    try:
+        data = json.loads(text[start:])
+    except ValueError:
+        return None
+    error = data.get("error") if isinstance(data, dict) else None
+    if not isinstance(error, dict):
+        return None
+    parts = [str(error.get("text") or "")]
+    for note in error.get("notes") or []:
+        if isinstance(note, dict) and note.get("text"):
+            parts.append(str(note["text"]))
+    joined = "\n".join(p for p in parts if p)
+    return joined or None
+
+
 def classify_failure(
     what: str, returncode: int, stderr: str, stdout: str, records: Sequence[Mapping[str, Any]]
 ) -> WranglerError:
@@ -205,7 +227,7 @@ def classify_failure(
     if code is None:
         codes = [int(c) for c in CODE_RE.findall(clean_err)]
         code = codes[0] if codes else None
-    summary = error_summary(stderr)
+    summary = error_summary(stderr) if "[ERROR]" in clean_err else _stdout_json_error(stdout) or error_summary(stderr)
     haystack = clean_err + "\n" + strip_ansi(stdout)
     network = any(marker in haystack for marker in NETWORK_MARKERS)
     transient = (code in TRANSIENT_CODES) or (code is None and network)
@@ -222,7 +244,7 @@ def classify_failure(
 class Wrangler:
     """One wrangler executable bound to one project (its config file and directory)."""
 
-    _version_cache: dict[str, WranglerVersion] = {}
+    _version_cache: ClassVar[dict[str, WranglerVersion]] = {}
     _version_lock = threading.Lock()
 
     def __init__(
@@ -243,23 +265,23 @@ class Wrangler:
     # -- version -----------------------------------------------------------------------------
     @property
     def version(self) -> WranglerVersion:
+        """Read once per executable (and per skclaw process): package.json, else --version."""
         key = str(self.executable)
-        with self._version_lock:
+        with self._version_lock:  # held while reading so parallel envs start one probe, not N
             cached = self._version_cache.get(key)
-        if cached is not None:
-            return cached
-        version = _version_from_package(self.executable)
-        if version is None:
-            done = self._run([str(self.executable), "--version"], stdin=None, timeout=60)
-            try:
-                version = WranglerVersion.parse(strip_ansi(done.stdout + done.stderr))
-            except ValueError:
-                raise WranglerNotFoundError(
-                    f"{self.executable} did not report a wrangler version.", hint=INSTALL_HINT
-                ) from None
-        with self._version_lock:
+            if cached is not None:
+                return cached
+            version = _version_from_package(self.executable)
+            if version is None:
+                done = self._run([str(self.executable), "--version"], stdin=None, timeout=60)
+                try:
+                    version = WranglerVersion.parse(strip_ansi(done.stdout + done.stderr))
+                except ValueError:
+                    raise WranglerNotFoundError(
+                        f"{self.executable} did not report a wrangler version.", hint=INSTALL_HINT
+                    ) from None
             self._version_cache[key] = version
-        return version
+            return version
 
     def require_minimum(self) -> WranglerVersion:
         version = self.version

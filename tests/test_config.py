@@ -158,7 +158,12 @@ def test_worker_without_name_is_exit_2(tmp_path: Path) -> None:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(text=st.one_of(st.text(max_size=200), st.from_regex(r'\{"[a-zA-Z]{1,12}": ?(\[|\{|"|1|null).{0,30}', fullmatch=True)))
+@given(
+    text=st.one_of(
+        st.text(max_size=200),
+        st.from_regex(r'\{"[a-zA-Z]{1,12}": ?(\[|\{|"|1|null).{0,30}', fullmatch=True),
+    )
+)
 def test_config_loading_never_crashes(tmp_path: Path, text: str) -> None:
     """Any .skclaw.jsonc gives a config or a UsageError (exit 2), never another exception."""
     write(tmp_path / ".skclaw.jsonc", text)

@@ -7,8 +7,6 @@ import stat
 from pathlib import Path
 
 import pytest
-from tests.cfemu import CloudflareEmulator
-from tests.conftest import SampleProject
 
 from skclaw import process
 from skclaw.errors import WranglerError, WranglerNotFoundError
@@ -21,6 +19,8 @@ from skclaw.wrangler import (
     find_wrangler,
     is_worker_not_found,
 )
+from tests.cfemu import CloudflareEmulator
+from tests.conftest import SampleProject
 
 
 def facade(project: SampleProject, wrangler_bin: Path, cf_env: dict[str, str]) -> Wrangler:

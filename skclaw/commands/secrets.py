@@ -81,10 +81,10 @@ def sync(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | N
             out.warn(f"{plan.env}: not pruning: {plan.prune_skipped_reason}")
 
     if dry_run:
-        results = {p.env: engine.EnvOutcome(p.worker, "dry-run", extra={
+        planned = {p.env: engine.EnvOutcome(p.worker, "dry-run", extra={
             "plan": {"create": p.create, "overwrite": p.overwrite, "delete": p.delete}}).to_json() for p in plans}
         out.success("dry run: nothing was changed")
-        return Outcome({"environments": results, "dryRun": True})
+        return Outcome({"environments": planned, "dryRun": True})
 
     from skclaw.safety import request_consent
 
@@ -116,12 +116,12 @@ def sync(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | N
             results.update(engine.apply_all(app, todo, method=method, on_done=report))
     except KeyboardInterrupt:
         finished = [env for env, o in results.items() if o.status == "ok"]
-        exc = InterruptedRun(
+        interrupted = InterruptedRun(
             "Interrupted; wrangler was stopped. "
             + (f"Finished: {', '.join(finished)}." if finished else "No environment finished.")
         )
-        exc.partial_result = {"environments": {e: o.to_json() for e, o in results.items()}}  # type: ignore[attr-defined]
-        raise exc from None
+        interrupted.partial_result = {"environments": {e: o.to_json() for e, o in results.items()}}
+        raise interrupted from None
     ok_envs = [e for e, o in results.items() if o.status in ("ok", "skipped")]
     failed = [e for e, o in results.items() if o.status == "failed"]
     return _finish(app, {e: o.to_json() for e, o in results.items()}, ok_envs, failed, "secrets sync")
@@ -234,7 +234,7 @@ def set_(app: AppContext, key: str, env: str | None, source: str | None, push: b
                      outcome="stored-not-pushed", keys=[key], error=exc.message)
         exc.message += (f" The value is stored in {store.describe()}; "
                         f"finish with: skclaw secrets sync --env {env_name} --only {key}")
-        exc.partial_result = result  # type: ignore[attr-defined]
+        exc.partial_result = result
         raise
     audit.record(app.project_dir, command="secrets set", env=env_name, worker=target.worker,
                  outcome=outcome, keys=[key])

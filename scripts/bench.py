@@ -1,0 +1,114 @@
+"""Numbers behind README's performance claims. Run through scripts/bench (it installs things)."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.cfemu import CloudflareEmulator  # noqa: E402
+
+ENVS = ("staging", "production", "canary")
+N_SECRETS = 20
+
+
+def timed(argv: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None,
+          stdin: bytes | None = None) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, env=env, cwd=cwd, input=stdin, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def bench_help(runs: int = 15) -> None:
+    python = sys.executable
+    skclaw = str(Path(python).parent / "skclaw")
+    timed([skclaw, "--help"])  # warm caches
+    help_times = [timed([skclaw, "--help"]) for _ in range(runs)]
+    click_times = [timed([python, "-c", "import click"]) for _ in range(runs)]
+    h, c = statistics.median(help_times), statistics.median(click_times)
+    print(f"startup ({runs} runs, median)")
+    print(f"  skclaw --help            {h * 1000:7.1f} ms")
+    print(f"  python -c 'import click' {c * 1000:7.1f} ms")
+    print(f"  ratio                    {h / c:7.2f}x   (goal <= 2x)")
+
+
+def make_project(root: Path, wrangler: Path) -> dict[str, str]:
+    envs = ",\n".join(f'"{e}": {{"name": "bench-{e}"}}' for e in ENVS)
+    (root / "wrangler.jsonc").write_text(
+        f'{{"name": "bench", "main": "src/index.js", "compatibility_date": "2025-01-01", "env": {{{envs}}}}}'
+    )
+    keys = [f"SECRET_{i:02d}" for i in range(N_SECRETS)]
+    (root / ".skclaw.jsonc").write_text(json.dumps({"secrets": {"required": keys, "source": "envfile"},
+                                                   "protectedEnvironments": []}))
+    (root / ".secrets").mkdir(mode=0o700)
+    for env in ENVS:
+        lines = [f"{k}=value-{env}-{k}-{'x' * 24}" for k in keys]
+        (root / ".secrets" / f"{env}.env").write_text("\n".join(lines) + "\n")
+        (root / ".secrets" / f"{env}.env").chmod(0o600)
+    # A shim that counts wrangler starts, then runs the real one.
+    shim = root / "wrangler-shim"
+    count = root / "wrangler-starts.log"
+    shim.write_text(f'#!/bin/sh\necho "$1 $2" >> "{count}"\nexec "{wrangler}" "$@"\n')
+    shim.chmod(0o755)
+    return {k: f"value-{{env}}-{k}-{'x' * 24}" for k in keys}
+
+
+def bench_sync() -> None:
+    wrangler = Path(os.environ["SKCLAW_TEST_WRANGLER"])
+    with CloudflareEmulator() as cf, tempfile.TemporaryDirectory(prefix="skclaw-bench-") as tmp:
+        root = Path(tmp)
+        templates = make_project(root, wrangler)
+        home = root / "home"
+        home.mkdir()
+        env = {
+            "PATH": os.environ["PATH"], "HOME": str(home), "CLOUDFLARE_API_BASE_URL": cf.base_url,
+            "CLOUDFLARE_API_TOKEN": cf.token, "CLOUDFLARE_ACCOUNT_ID": cf.account_id,
+            "WRANGLER_SEND_METRICS": "false", "WRANGLER_HIDE_BANNER": "true", "NO_PROXY": "127.0.0.1",
+        }
+        for e in ENVS:
+            cf.seed_worker(f"bench-{e}")
+        skclaw = str(Path(sys.executable).parent / "skclaw")
+        shim = root / "wrangler-shim"
+        starts = root / "wrangler-starts.log"
+
+        versions_before = {e: len(cf.versions(f"bench-{e}")) for e in ENVS}
+        t_skclaw = timed([skclaw, "-C", str(root), "--wrangler", str(shim), "secrets", "sync", "--json",
+                          *[a for e in ENVS for a in ("-e", e)]], env=env)
+        skclaw_starts = starts.read_text().splitlines()
+        skclaw_versions = {e: len(cf.versions(f"bench-{e}")) - versions_before[e] for e in ENVS}
+        for e in ENVS:
+            got = cf.secrets(f"bench-{e}")
+            assert got == {k: v.replace("{env}", e) for k, v in templates.items()}, f"{e}: wrong values"
+
+        starts.unlink()
+        versions_before = {e: len(cf.versions(f"bench-{e}")) for e in ENVS}
+        start = time.perf_counter()
+        for e in ENVS:
+            for key, value in templates.items():
+                subprocess.run([str(shim), "secret", "put", key, "--config", str(root / "wrangler.jsonc"),
+                                "--env", e], input=value.replace("{env}", e).encode(), env=env, cwd=root,
+                               check=True, capture_output=True)
+        t_naive = time.perf_counter() - start
+        naive_starts = starts.read_text().splitlines()
+        naive_versions = {e: len(cf.versions(f"bench-{e}")) - versions_before[e] for e in ENVS}
+
+    print(f"\nsecrets sync: {N_SECRETS} secrets x {len(ENVS)} environments, real wrangler + emulator")
+    print(f"  {'':24}{'wall':>9}{'wrangler starts':>18}{'new versions/env':>19}")
+    print(f"  {'skclaw secrets sync':24}{t_skclaw:8.2f}s{len(skclaw_starts):>18}"
+          f"{'/'.join(str(skclaw_versions[e]) for e in ENVS):>19}")
+    print(f"  {'naive secret put loop':24}{t_naive:8.2f}s{len(naive_starts):>18}"
+          f"{'/'.join(str(naive_versions[e]) for e in ENVS):>19}")
+    print(f"  speed-up {t_naive / t_skclaw:.1f}x   (goal >= 8x; <= 2 wrangler starts and 1 version per env)")
+
+
+if __name__ == "__main__":
+    bench_help()
+    bench_sync()

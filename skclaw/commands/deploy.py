@@ -1,0 +1,812 @@
+"""`skclaw deploy`, `skclaw status` and `skclaw rollback`: ship an env's Worker, see what is live,
+go back to an earlier version.
+
+Every remote effect is one wrangler call (`deploy`, `rollback`); everything before it only reads
+(`secret list`, `d1 migrations list`, `deployments status|list`). In a non-interactive run the
+consent gate is answered before any of those reads, so a refused CI run never reaches the API.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+from skclaw.cli import Outcome, common_options, run_command
+from skclaw.context import AppContext
+from skclaw.errors import FailedError, RefusedError, SkclawError, WranglerError
+from skclaw.project import DEFAULT_ENV, D1Database, EnvTarget
+from skclaw.secret import SecretValue
+
+UUID_RE = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
+CURRENT_VERSION_RE = re.compile(r"Current Version ID:\s*([0-9a-fA-F-]{32,36})")
+TOTAL_UPLOAD_RE = re.compile(r"Total Upload:\s*([\d.]+ \w+)\s*/\s*gzip:\s*([\d.]+ \w+)")
+MIGRATION_ROW_RE = re.compile(r"│\s*(\S+\.sql)\s*│")
+NO_PENDING_MARKER = "No migrations to apply"
+PENDING_MARKER = "Migrations to be applied"
+DOTENV_NAME_RE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=", re.MULTILINE)
+# wrangler 4.x: `deploy --strict` turns its non-interactive "yes" to dashboard drift and to vars
+# shadowing secrets into an abort (exit 1) instead of a silent overwrite.
+STRICT_MINIMUM = (4, 0, 0)
+STRICT_ABORT_MARKER = "Aborting the deployment operation because of conflicts"
+
+
+# ----------------------------------------------------------------------------- preflight pieces
+
+
+def _dotenv_names(directory: Path, env: str) -> set[str]:
+    """Variable names in the `.env*` files wrangler loads into its own environment (names only)."""
+    files = [".env", ".env.local"]
+    if env != DEFAULT_ENV:
+        files += [f".env.{env}", f".env.{env}.local"]
+    names: set[str] = set()
+    for name in files:
+        try:
+            names.update(DOTENV_NAME_RE.findall((directory / name).read_text("utf-8")))
+        except (OSError, UnicodeDecodeError):
+            continue
+    return names
+
+
+def _oauth_state(environ: Mapping[str, str]) -> Path | None:
+    home = Path(environ.get("HOME") or Path.home())
+    xdg = Path(environ.get("XDG_CONFIG_HOME") or home / ".config")
+    for base in (home / ".wrangler", xdg / ".wrangler"):
+        candidate = base / "config" / "default.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def credentials_origin(environ: Mapping[str, str], wrangler_cwd: Path, env: str) -> str | None:
+    """Where wrangler will find credentials, or None: API token, API key + email (in our
+    environment or a `.env*` file wrangler loads), or the OAuth state of `wrangler login`."""
+    for names, where in (
+        (set(k for k, v in environ.items() if v), "environment"),
+        (_dotenv_names(wrangler_cwd, env), ".env file"),
+    ):
+        if "CLOUDFLARE_API_TOKEN" in names or "CF_API_TOKEN" in names:
+            return f"API token ({where})"
+        if {"CLOUDFLARE_API_KEY", "CLOUDFLARE_EMAIL"} <= names:
+            return f"API key and email ({where})"
+    oauth = _oauth_state(environ)
+    return f"wrangler login ({oauth})" if oauth else None
+
+
+def require_credentials(app: AppContext, env: str) -> str:
+    origin = credentials_origin(app.environ, app.project.directory, env)
+    if origin is None:
+        raise FailedError(
+            "wrangler has no Cloudflare credentials: no CLOUDFLARE_API_TOKEN "
+            "(or CLOUDFLARE_API_KEY "
+            "and CLOUDFLARE_EMAIL) and no `wrangler login` state; nothing was deployed.",
+            hint="Set CLOUDFLARE_API_TOKEN (CI) or run `wrangler login`. "
+            "`skclaw deploy --dry-run` works offline.",
+        )
+    return origin
+
+
+@dataclass
+class SecretCheck:
+    worker_exists: bool | None = None  # None: not asked (no manifest, or --with-secrets)
+    missing_required: list[str] = field(default_factory=list)
+    missing_optional: list[str] = field(default_factory=list)
+
+
+def check_worker_secrets(app: AppContext, target: EnvTarget) -> SecretCheck:
+    """Which manifest secrets the Worker lacks. A Worker that does not exist yet lacks all."""
+    from skclaw.wrangler import is_worker_not_found
+
+    required, optional = app.manifest(target)
+    if not required and not optional:
+        return SecretCheck()
+    try:
+        present = set(app.wrangler.secret_names(target.name))
+        exists = True
+    except WranglerError as exc:
+        if not is_worker_not_found(exc):
+            raise
+        present, exists = set(), False
+    return SecretCheck(
+        worker_exists=exists,
+        missing_required=[k for k in required if k not in present],
+        missing_optional=[k for k in optional if k not in present],
+    )
+
+
+def parse_pending_migrations(stdout: str) -> list[str] | None:
+    """Pending migration names from `wrangler d1 migrations list`, or None if unrecognised."""
+    if NO_PENDING_MARKER in stdout:
+        return []
+    if PENDING_MARKER in stdout:
+        return [name for name in MIGRATION_ROW_RE.findall(stdout)]
+    return None
+
+
+def _has_local_migrations(db: D1Database) -> bool:
+    return db.migrations_dir.is_dir() and any(db.migrations_dir.glob("*.sql"))
+
+
+@dataclass
+class MigrationCheck:
+    binding: str
+    name: str
+    pending: list[str] | None  # None: could not be checked
+    error: str | None = None
+
+
+def check_pending_migrations(app: AppContext, target: EnvTarget) -> list[MigrationCheck]:
+    """Pending remote migrations of each D1 binding that has local migration files."""
+    checks: list[MigrationCheck] = []
+    for db in target.d1_databases:
+        if db.id is None or not _has_local_migrations(db):
+            continue
+        try:
+            done = app.wrangler.call(
+                ["d1", "migrations", "list", db.binding, "--remote"],
+                env=target.name,
+                what=f"wrangler d1 migrations list {db.binding}",
+            )
+        except WranglerError as exc:
+            checks.append(MigrationCheck(db.binding, db.name, None, exc.message))
+            continue
+        pending = parse_pending_migrations(done.stdout)
+        error = None if pending is not None else "unrecognised `d1 migrations list` output"
+        checks.append(MigrationCheck(db.binding, db.name, pending, error))
+    return checks
+
+
+def enforce_migrations(
+    app: AppContext, env: str, checks: Sequence[MigrationCheck], *, refuse_pending: bool
+) -> None:
+    """Warn about pending migrations; with --check-migrations on a protected env, refuse."""
+    enforce = refuse_pending and app.is_protected(env)
+    out = app.output
+    for check in checks:
+        label = f"{check.binding} ({check.name})"
+        if check.pending is None:
+            if enforce:
+                raise FailedError(
+                    f"Could not check the pending migrations of {label}: {check.error}; "
+                    "nothing was deployed.",
+                    hint=f"Check them with `skclaw migrate --env {env} --remote --list`.",
+                )
+            out.warn(f"could not check pending migrations of {label}: {check.error}")
+        elif check.pending:
+            names = ", ".join(check.pending)
+            if enforce:
+                raise RefusedError(
+                    f"{env} is protected and {label} has {len(check.pending)} pending remote "
+                    f"migration(s): {names}; nothing was deployed.",
+                    hint=f"Apply them first with `skclaw migrate --env {env} --remote`.",
+                )
+            out.warn(
+                f"{label} has {len(check.pending)} pending remote migration(s): {names}. "
+                f"Apply them with `skclaw migrate --env {env} --remote` if this code needs them."
+            )
+
+
+def run_build(app: AppContext) -> str | None:
+    """Run the configured build command in the project directory; its output goes to stderr."""
+    from skclaw import process
+
+    command = app.config.build
+    if not command:
+        return None
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:
+        raise FailedError(f"The build command {command!r} cannot be parsed: {exc}.") from None
+    if not argv:
+        return None
+    app.output.step(f"build: {command}")
+    try:
+        code = process.run_streaming(argv, cwd=app.project_dir, env=app.environ)
+    except FileNotFoundError as exc:
+        raise FailedError(
+            f"The build command could not start: {exc}; nothing was deployed.",
+            hint="Fix `build` in .skclaw.jsonc (it runs without a shell: use `sh -c '…'` for one), "
+            "or pass --skip-build.",
+        ) from None
+    if code != 0:
+        raise FailedError(
+            f"The build failed (`{command}` exited {code}); nothing was deployed.",
+            hint="Fix the build (its output is above), or pass --skip-build "
+            "to deploy what is there.",
+        )
+    return command
+
+
+@contextmanager
+def secrets_file(values: Mapping[str, SecretValue]) -> Iterator[Path]:
+    """A 0600 JSON file of the values in a 0700 temp directory, removed afterwards however the
+    deploy ends."""
+    directory = Path(tempfile.mkdtemp(prefix="skclaw-deploy-"))
+    path = directory / "secrets.json"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(
+                {key: value.reveal() for key, value in values.items()}, handle, ensure_ascii=False
+            )
+        yield path
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def version_id_from(records_version: Any, stdout: str) -> str | None:
+    if isinstance(records_version, str) and records_version:
+        return records_version
+    match = CURRENT_VERSION_RE.search(stdout)
+    if match and match[1].lower() != "null":
+        return match[1]
+    return None
+
+
+def bundle_report(outdir: Path, stdout: str) -> dict[str, Any]:
+    files = {
+        str(p.relative_to(outdir)): p.stat().st_size
+        for p in sorted(outdir.rglob("*"))
+        if p.is_file() and p.name != "README.md"
+    }
+    match = TOTAL_UPLOAD_RE.search(stdout)
+    return {
+        "files": files,
+        "totalBytes": sum(size for name, size in files.items() if not name.endswith(".map")),
+        "upload": match[1] if match else None,
+        "gzip": match[2] if match else None,
+    }
+
+
+def _strict_args(app: AppContext) -> list[str]:
+    version = app.wrangler.version
+    return ["--strict"] if version.at_least(*STRICT_MINIMUM) else []
+
+
+# ----------------------------------------------------------------------------- deploy
+
+
+@click.command("deploy")
+@click.option("--dry-run", is_flag=True, help="Build and bundle offline; deploy nothing.")
+@click.option("--skip-build", is_flag=True, help="Do not run the configured build command.")
+@click.option(
+    "--with-secrets",
+    is_flag=True,
+    help="Upload the env's manifest secrets from its source in the same version as the code.",
+)
+@click.option("-m", "--message", metavar="TEXT", help="Message of the new version and deployment.")
+@click.option(
+    "--check-migrations",
+    is_flag=True,
+    help="Refuse on protected envs when remote D1 migrations are pending (default: warn).",
+)
+@common_options()
+@run_command("deploy")
+def deploy(
+    app: AppContext,
+    env: str | None,
+    dry_run: bool,
+    skip_build: bool,
+    with_secrets: bool,
+    message: str | None,
+    check_migrations: bool,
+) -> Outcome:
+    """Build and deploy an environment's Worker with `wrangler deploy`.
+
+    Before anything is built: the env resolves, wrangler and credentials are present, and the
+    Worker has every required secret (or --with-secrets brings them along).
+    """
+    from skclaw import audit
+    from skclaw.safety import request_consent
+
+    out = app.output
+    env = app.select_env(env)
+    target = app.target(env)
+    wrangler = app.wrangler
+    version = wrangler.require_minimum()
+    result: dict[str, Any] = {
+        "environment": env,
+        "worker": target.worker,
+        "versionId": None,
+        "dryRun": dry_run,
+        "status": None,
+        "targets": [],
+        "url": None,
+        "message": message,
+        "secrets": [],
+    }
+
+    if with_secrets and not version.secrets_file:
+        raise FailedError(
+            f"--with-secrets needs wrangler 4.74 or newer (`deploy --secrets-file`); "
+            f"found {version}.",
+            hint=f"Upgrade with `npm i -D wrangler@4`, or push secrets first with "
+            f"`skclaw secrets sync --env {env}` and deploy without --with-secrets.",
+        )
+    if not dry_run:
+        require_credentials(app, env)
+
+    def gate() -> None:
+        request_consent(
+            app, env=env, action="deploy", target_lines=consent_lines(app, target, result)
+        )
+
+    # Non-interactive: answer the gate before reading any remote state (a refused run touches
+    # nothing). Interactive: ask last, after the checks and the build, with the plan in view.
+    if not dry_run and not app.interactive:
+        gate()
+
+    values: dict[str, SecretValue] = {}
+    if with_secrets:
+        from skclaw.envsecrets import read_env_secrets, require_complete
+
+        secrets = read_env_secrets(app, env, enumerate_extra=False)
+        require_complete(secrets)
+        values = {k: v for k, v in secrets.values.items() if k in secrets.manifest}
+        result["secrets"] = sorted(values)
+        result["secretsSource"] = secrets.source.describe()
+        for key in secrets.missing_optional:
+            out.warn(
+                f"optional secret {key} is not in {secrets.source.describe()}; "
+                "the Worker keeps its current value, if any"
+            )
+
+    if not dry_run:
+        if not with_secrets:
+            check = check_worker_secrets(app, target)
+            result["firstDeploy"] = None if check.worker_exists is None else not check.worker_exists
+            if check.missing_required:
+                missing = ", ".join(check.missing_required)
+                why = (
+                    f"{target.worker} does not exist yet (first deploy), so it has none of its "
+                    f"required secrets: {missing}"
+                    if check.worker_exists is False
+                    else f"{target.worker} lacks required secret(s): {missing}"
+                )
+                raise FailedError(
+                    f"{env}: {why}; nothing was deployed.",
+                    hint=f"Push them with `skclaw secrets sync --env {env}`, "
+                    "or deploy them with the "
+                    f"code in one version: `skclaw deploy --env {env} --with-secrets`.",
+                )
+            for key in check.missing_optional:
+                out.warn(f"optional secret {key} is not set on {target.worker}")
+        migrations = check_pending_migrations(app, target)
+        result["pendingMigrations"] = {c.binding: c.pending for c in migrations}
+        enforce_migrations(app, env, migrations, refuse_pending=check_migrations)
+
+    result["build"] = None if skip_build else run_build(app)
+
+    if dry_run:
+        return _dry_run(app, target, result)
+
+    if app.interactive:
+        gate()
+
+    args = ["deploy", *_strict_args(app)]
+    if message:
+        args += ["--message", message]
+    out.step(f"deploying {target.worker} ({env})")
+    try:
+        with ExitStack() as stack:
+            if with_secrets:
+                args += ["--secrets-file", str(stack.enter_context(secrets_file(values)))]
+            # No retry: a failed deploy may already have created a version; wrangler itself
+            # retries the upload on 5xx.
+            done = wrangler.call(args, env=env, what="wrangler deploy", retry=False)
+    except WranglerError as exc:
+        audit.record(
+            app.project_dir,
+            command="deploy",
+            env=env,
+            worker=target.worker,
+            outcome="failed",
+            keys=result["secrets"],
+            error=exc.message,
+        )
+        if STRICT_ABORT_MARKER in exc.message + exc.detail:
+            raise FailedError(
+                f"wrangler refused to overwrite changes to {target.worker} made outside wrangler "
+                "(dashboard or API edits, or a config var that would shadow a secret); "
+                "nothing was deployed.",
+                hint="skclaw deploys with wrangler's --strict so such changes are never "
+                "overwritten silently. Review them in the dashboard; to overwrite them "
+                f"deliberately, run `wrangler deploy --env {env}` yourself (it shows the diff).",
+            ) from None
+        exc.hint = exc.hint or (
+            "If it failed after the upload, a new version may exist: "
+            f"check `skclaw status --env {env}`."
+        )
+        raise
+    record = done.record("deploy") or {}
+    version_id = version_id_from(record.get("version_id"), done.stdout)
+    targets = [str(t) for t in record.get("targets") or []]
+    result.update(
+        versionId=version_id,
+        targets=targets,
+        url=next((t for t in targets if t.startswith("https://")), None),
+    )
+    out.detail(done.stdout)
+    if version_id is None:
+        result["status"] = "failed"
+        audit.record(
+            app.project_dir,
+            command="deploy",
+            env=env,
+            worker=target.worker,
+            outcome="failed",
+            keys=result["secrets"],
+            error="no version id",
+        )
+        return Outcome(
+            result,
+            1,
+            "wrangler deploy finished without reporting a new version; "
+            f"check `skclaw status --env {env}`",
+        )
+    result["status"] = "ok"
+    audit.record(
+        app.project_dir,
+        command="deploy",
+        env=env,
+        worker=target.worker,
+        outcome="ok",
+        keys=result["secrets"],
+        versionId=version_id,
+        message=message,
+    )
+    out.success(f"deployed {target.worker} ({env}): version {version_id}")
+    for item in targets:
+        out.info(f"  {item}")
+    return Outcome(result)
+
+
+def consent_lines(app: AppContext, target: EnvTarget, result: Mapping[str, Any]) -> list[str]:
+    lines = [
+        f"account:  {app.account_label(target)}",
+        f"Worker:   {target.worker}",
+        f"code:     {app.project.config_path.name} (main: {_main_module(app, target.name)})",
+    ]
+    if result.get("build"):
+        lines.append(f"built by: {result['build']}")
+    if result.get("secrets"):
+        lines.append(
+            f"secrets:  {', '.join(result['secrets'])} in the same version (from "
+            f"{result.get('secretsSource')})"
+        )
+    else:
+        lines.append("secrets:  unchanged (the Worker keeps its current secrets)")
+    if result.get("firstDeploy"):
+        lines.append("first deploy: the Worker does not exist yet")
+    if result.get("message"):
+        lines.append(f"message:  {result['message']}")
+    return lines
+
+
+def _main_module(app: AppContext, env: str) -> str:
+    data = app.project.data
+    block = (data.get("env") or {}).get(env) if env != DEFAULT_ENV else None
+    main = (block or {}).get("main") or data.get("main")
+    return str(main) if main else "?"
+
+
+def _dry_run(app: AppContext, target: EnvTarget, result: dict[str, Any]) -> Outcome:
+    out = app.output
+    with tempfile.TemporaryDirectory(prefix="skclaw-dry-run-") as tmp:
+        outdir = Path(tmp) / "out"
+        done = app.wrangler.call(
+            ["deploy", "--dry-run", "--outdir", str(outdir)],
+            env=target.name,
+            what="wrangler deploy --dry-run",
+            retry=False,
+        )
+        bundle = bundle_report(outdir, done.stdout)
+    out.detail(done.stdout)
+    result.update(status="dry-run", versionId=None, bundle=bundle)
+    size = f"{bundle['totalBytes']} bytes"
+    if bundle["upload"]:
+        size += f"; wrangler: {bundle['upload']} / gzip {bundle['gzip']}"
+    out.success(f"dry run of {target.worker} ({target.name}): bundle {size}; nothing was deployed")
+    return Outcome(result)
+
+
+# ----------------------------------------------------------------------------- status
+
+
+def deployment_summary(raw: Mapping[str, Any]) -> dict[str, Any]:
+    annotations = raw.get("annotations") or {}
+    return {
+        "id": raw.get("id"),
+        "created": raw.get("created_on"),
+        "author": raw.get("author_email"),
+        "message": annotations.get("workers/message"),
+        "source": annotations.get("workers/triggered_by") or raw.get("source"),
+        "versions": [
+            {"versionId": v.get("version_id"), "percentage": v.get("percentage")}
+            for v in raw.get("versions") or []
+        ],
+    }
+
+
+def _json_from(stdout: str, opener: str) -> Any:
+    start = stdout.find(opener)
+    if start < 0:
+        raise ValueError("no JSON in wrangler's output")
+    return json.loads(stdout[start:])
+
+
+def live_deployment(app: AppContext, env: str) -> dict[str, Any]:
+    """`wrangler deployments status --json`, summarised."""
+    done = app.wrangler.call(
+        ["deployments", "status", "--json"], env=env, what="wrangler deployments status"
+    )
+    try:
+        raw = _json_from(done.stdout, "{")
+    except ValueError:
+        raise FailedError("wrangler deployments status printed no JSON object.") from None
+    if not isinstance(raw, dict):
+        raise FailedError("wrangler deployments status printed no JSON object.")
+    return deployment_summary(raw)
+
+
+def main_version(deployment: Mapping[str, Any]) -> str | None:
+    """The version at 100 %, or None during a split (gradual) deployment."""
+    for item in deployment.get("versions") or []:
+        if float(item.get("percentage") or 0) >= 100:
+            return str(item.get("versionId"))
+    return None
+
+
+def _describe_traffic(deployment: Mapping[str, Any]) -> str:
+    return (
+        ", ".join(
+            f"{v['versionId']} ({float(v['percentage'] or 0):g}%)" for v in deployment["versions"]
+        )
+        or "none"
+    )
+
+
+def _status_of(app: AppContext, env: str) -> dict[str, Any]:
+    from skclaw.wrangler import is_worker_not_found
+
+    target = app.target(env)
+    report: dict[str, Any] = {
+        "worker": target.worker,
+        "status": "ok",
+        "deployment": None,
+        "error": None,
+    }
+    try:
+        report["deployment"] = live_deployment(app, env)
+    except WranglerError as exc:
+        report["error"] = (
+            f"the Worker {target.worker} does not exist (never deployed)"
+            if is_worker_not_found(exc)
+            else exc.message
+        )
+    except SkclawError as exc:
+        report["error"] = exc.message
+    if report["error"]:
+        report["status"] = "failed"
+    return report
+
+
+@click.command("status")
+@common_options(multiple_env=True, acts=False)
+@run_command("status")
+def status(app: AppContext, envs: tuple[str, ...]) -> Outcome:
+    """Show the live deployment of each environment's Worker (versions and their traffic)."""
+    selected = app.select_envs(envs)
+    for env in selected:
+        app.target(env)  # config errors are exit 2 before anything runs
+    app.wrangler.require_minimum()
+    with ThreadPoolExecutor(max_workers=min(4, len(selected))) as pool:
+        reports = dict(zip(selected, pool.map(lambda e: _status_of(app, e), selected), strict=True))
+    out = app.output
+    for env, report in reports.items():
+        out.step(f"{env} · {report['worker']}")
+        deployment = report["deployment"]
+        if report["error"]:
+            out.error(f"  {report['error']}")
+            continue
+        out.info(
+            f"  deployment {deployment['id']} created {deployment['created']} "
+            f"by {deployment['author'] or '?'}"
+        )
+        if deployment["message"]:
+            out.info(f"  message: {deployment['message']}")
+        for item in deployment["versions"]:
+            out.info(f"  {float(item['percentage'] or 0):>5g}%  {item['versionId']}")
+    failed = [env for env, report in reports.items() if report["error"]]
+    result = {"environments": reports}
+    if failed:
+        return Outcome(result, 1, f"status failed for {', '.join(failed)}")
+    return Outcome(result)
+
+
+# ----------------------------------------------------------------------------- rollback
+
+
+def previous_stable_version(deployments: Sequence[Mapping[str, Any]]) -> str | None:
+    """What `wrangler rollback` picks without a VERSION_ID: deployments newest first, skip the
+    newest, take the first that sent 100 % to one version."""
+    ordered = sorted(deployments, key=lambda d: str(d.get("created_on") or ""), reverse=True)
+    for deployment in ordered[1:]:
+        for item in deployment.get("versions") or []:
+            if float(item.get("percentage") or 0) >= 100:
+                return str(item.get("version_id"))
+    return None
+
+
+def list_deployments(app: AppContext, env: str) -> list[dict[str, Any]]:
+    done = app.wrangler.call(
+        ["deployments", "list", "--json"], env=env, what="wrangler deployments list"
+    )
+    try:
+        raw = _json_from(done.stdout, "[")
+    except ValueError:
+        raise FailedError("wrangler deployments list printed no JSON list.") from None
+    return [d for d in raw if isinstance(d, dict)] if isinstance(raw, list) else []
+
+
+ROLLBACK_WARNING = (
+    "secrets changed since that version will be reverted to that version's values; "
+    "D1 is not rolled back"
+)
+
+
+@click.command("rollback")
+@click.argument("version_id", required=False, metavar="[VERSION_ID]")
+@click.option("-m", "--message", metavar="TEXT", help="Message of the rollback deployment.")
+@common_options()
+@run_command("rollback")
+def rollback(
+    app: AppContext, version_id: str | None, env: str | None, message: str | None
+) -> Outcome:
+    """Send 100 % of traffic back to VERSION_ID (default: the previous stable version).
+
+    Always destructive: secrets changed since that version are reverted, and D1 data is not.
+    """
+    from skclaw import audit
+    from skclaw.errors import UsageError
+    from skclaw.safety import request_consent
+
+    if version_id is not None and not UUID_RE.match(version_id):
+        raise UsageError(
+            f"{version_id!r} is not a Worker version id (a UUID).",
+            hint="See the ids with `skclaw status` or `wrangler versions list`.",
+        )
+    out = app.output
+    env = app.select_env(env)
+    target = app.target(env)
+    app.wrangler.require_minimum()
+    require_credentials(app, env)
+    lines: list[str] = []
+
+    def gate() -> None:
+        request_consent(
+            app,
+            env=env,
+            action="rollback",
+            target_lines=lines,
+            destructive=True,
+            destructive_reason=ROLLBACK_WARNING,
+        )
+
+    if not app.interactive:
+        gate()  # before any read: a refused CI run touches nothing
+
+    if version_id is None:
+        # One `deployments list` gives both what is live (the newest) and the previous stable.
+        deployments = list_deployments(app, env)
+        if not deployments:
+            raise FailedError(f"{target.worker} has no deployments; nothing was changed.")
+        live = deployment_summary(max(deployments, key=lambda d: str(d.get("created_on") or "")))
+        version_id = previous_stable_version(deployments)
+        if version_id is None:
+            raise FailedError(
+                f"{target.worker} has no earlier deployment with a version at 100 %; "
+                "nothing was changed.",
+                hint="Name the version: `skclaw rollback VERSION_ID --env ENV` "
+                "(see `wrangler versions list`).",
+            )
+        chosen = "the previous stable version"
+    else:
+        live = live_deployment(app, env)
+        chosen = "given"
+    from_version = main_version(live)
+    result: dict[str, Any] = {
+        "environment": env,
+        "worker": target.worker,
+        "fromVersionId": from_version,
+        "versionId": version_id,
+        "verified": False,
+        "message": message,
+        "status": None,
+    }
+    if from_version == version_id:
+        out.success(f"{version_id} is already live at 100% on {target.worker}; nothing to do")
+        result.update(verified=True, status="ok")
+        return Outcome(result)
+
+    lines += [
+        f"account:  {app.account_label(target)}",
+        f"Worker:   {target.worker}",
+        f"live now: {_describe_traffic(live)}",
+        f"after:    {version_id} (100%, {chosen})",
+        "secrets changed since that version will be reverted (wrangler forces past its check)",
+        "D1 is not rolled back: the data stays as it is now",
+    ]
+    if message:
+        lines.append(f"message:  {message}")
+    if app.interactive:
+        gate()
+    else:
+        for line in lines:
+            out.info(f"  {line}")
+
+    args = ["rollback", version_id]
+    if message:
+        args += ["--message", message]
+    out.step(f"rolling {target.worker} ({env}) back to {version_id}")
+    try:
+        done = app.wrangler.call(args, env=env, what="wrangler rollback", retry=False)
+        out.detail(done.stdout)
+    except WranglerError as exc:
+        audit.record(
+            app.project_dir,
+            command="rollback",
+            env=env,
+            worker=target.worker,
+            outcome="failed",
+            versionId=version_id,
+            error=exc.message,
+        )
+        raise
+    # wrangler 4.86 can print SUCCESS after aborting; trust only what is live afterwards.
+    after = live_deployment(app, env)
+    live_now = main_version(after)
+    result["verified"] = live_now == version_id
+    if not result["verified"]:
+        result["status"] = "failed"
+        audit.record(
+            app.project_dir,
+            command="rollback",
+            env=env,
+            worker=target.worker,
+            outcome="unverified",
+            versionId=version_id,
+            live=_describe_traffic(after),
+        )
+        return Outcome(
+            result,
+            1,
+            f"wrangler reported the rollback, but {version_id} is not live at "
+            f"100% on {target.worker} (live: {_describe_traffic(after)})",
+        )
+    result["status"] = "ok"
+    audit.record(
+        app.project_dir,
+        command="rollback",
+        env=env,
+        worker=target.worker,
+        outcome="ok",
+        versionId=version_id,
+        fromVersionId=from_version,
+        message=message,
+    )
+    out.success(f"rolled {target.worker} ({env}) back: {version_id} is live at 100% (verified)")
+    return Outcome(result)

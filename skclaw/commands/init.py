@@ -1,0 +1,174 @@
+"""`skclaw init`: write a commented .skclaw.jsonc from the wrangler config."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from skclaw.cli import Outcome, common_options, run_command
+from skclaw.config import CONFIG_NAMES, validate_secret_name
+from skclaw.context import AppContext
+from skclaw.errors import RefusedError, UsageError
+from skclaw.project import DEFAULT_ENV
+
+MOLTWORKER_REQUIRED = (
+    "CLOUDFLARE_AI_GATEWAY_API_KEY",
+    "CF_AI_GATEWAY_ACCOUNT_ID",
+    "CF_AI_GATEWAY_GATEWAY_ID",
+    "MOLTBOT_GATEWAY_TOKEN",
+)
+MOLTWORKER_OPTIONAL = ("CF_AI_GATEWAY_MODEL",)
+GITIGNORE_ENTRIES = (".dev.vars*", ".secrets/", ".skclaw/")
+SOURCES = ("keyring", "vault", "envfile", "environ")
+
+
+def render_config(
+    *, envs: list[str], protected: list[str], source: str, env_sources: dict[str, str],
+    required: list[str], optional: list[str],
+) -> str:
+    def arr(values: list[str]) -> str:
+        return json.dumps(values)
+
+    env_lines = [f'    {json.dumps(env)}: {{ "source": {json.dumps(src)} }},' for env, src in env_sources.items()]
+    lines = [
+        "// skclaw configuration (JSONC: comments and trailing commas are fine).",
+        "// The wrangler config stays the source of truth for envs, Worker names and D1 bindings.",
+        f"// Environments found: {', '.join(envs)}",
+        "{",
+        "  // Mutating steps here need consent (--yes in CI; --yes --confirm-env ENV when destructive).",
+        f'  "protectedEnvironments": {arr(protected)},',
+        "",
+        "  // Run before `skclaw deploy` unless --skip-build, e.g. \"npm run build\".",
+        '  // "build": "npm run build",',
+        "",
+        '  "secrets": {',
+        "    // Pushed to every env, plus the env's own wrangler `secrets.required`.",
+        f'    "required": {arr(required)},',
+        f'    "optional": {arr(optional)},',
+        "    // Where values live unless an environment says otherwise: keyring | vault | envfile | environ",
+        f'    "source": {json.dumps(source)},',
+        "  },",
+        "",
+        "  // Placeholders: {env} {worker} {project}. Tokens are never read from this file.",
+        '  "sources": {',
+        '    "keyring": { "service": "skclaw:{worker}" },',
+        '    "vault": { "url": "http://127.0.0.1:8200", "mount": "secret", "path": "skclaw/{worker}" },',
+        '    "envfile": { "path": ".secrets/{env}.env" },',
+        '    "environ": { "prefix": "" },',
+        "  },",
+        "",
+        '  "environments": {',
+        *env_lines,
+        "  },",
+        "}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def update_gitignore(project_dir: Path) -> list[str]:
+    path = project_dir / ".gitignore"
+    existing = path.read_text("utf-8").splitlines() if path.exists() else []
+    missing = [entry for entry in GITIGNORE_ENTRIES if entry not in existing]
+    if missing:
+        text = path.read_text("utf-8") if path.exists() else ""
+        if text and not text.endswith("\n"):
+            text += "\n"
+        text += "# skclaw: local secrets, audit trail and locks\n" + "\n".join(missing) + "\n"
+        path.write_text(text, "utf-8")
+    return missing
+
+
+def _parse_env_sources(values: tuple[str, ...], envs: list[str]) -> dict[str, str]:
+    parsed: dict[str, str] = {}
+    for item in values:
+        env, sep, source = item.partition("=")
+        if not sep or env not in envs or source not in SOURCES:
+            raise UsageError(
+                f"--env-source {item!r}: expected ENV=SOURCE with ENV in {', '.join(envs)} "
+                f"and SOURCE in {', '.join(SOURCES)}."
+            )
+        parsed[env] = source
+    return parsed
+
+
+@click.command("init")
+@common_options(env=False)
+@click.option("--protected", "protected", multiple=True, metavar="ENV",
+              help="A protected environment (repeatable; default: production).")
+@click.option("--source", type=click.Choice(SOURCES), help="Default secret source [default: keyring].")
+@click.option("--env-source", multiple=True, metavar="ENV=SOURCE", help="Source of one env (repeatable).")
+@click.option("--required", multiple=True, metavar="KEY", help="A required secret (repeatable).")
+@click.option("--optional", multiple=True, metavar="KEY", help="An optional secret (repeatable).")
+@click.option("--moltworker-defaults", is_flag=True, help="Add the moltworker secrets to the manifest.")
+@run_command("init")
+def init(app: AppContext, protected: tuple[str, ...], source: str | None, env_source: tuple[str, ...],
+         required: tuple[str, ...], optional: tuple[str, ...], moltworker_defaults: bool) -> Outcome:
+    """Write .skclaw.jsonc for this Worker project (questions, or flags for scripts)."""
+    project = app.project
+    envs = project.all_envs
+    target = app.project_dir / CONFIG_NAMES[0]
+    existing = [app.project_dir / n for n in CONFIG_NAMES if (app.project_dir / n).exists()]
+    if existing:
+        if app.interactive and not app.action.yes:
+            from skclaw import prompts
+
+            if not prompts.confirm(f"{existing[0].name} exists. Overwrite it?"):
+                raise RefusedError(f"Kept {existing[0].name}; nothing was written.")
+        elif not app.action.yes:
+            raise RefusedError(
+                f"{existing[0].name} already exists; nothing was written.",
+                hint="Re-run with --yes to overwrite it.",
+            )
+
+    req = list(dict.fromkeys(required))
+    opt = list(dict.fromkeys(optional))
+    if moltworker_defaults:
+        req = list(dict.fromkeys([*req, *MOLTWORKER_REQUIRED]))
+        opt = list(dict.fromkeys([*opt, *MOLTWORKER_OPTIONAL]))
+    env_sources = _parse_env_sources(env_source, envs)
+    protected_envs = list(protected) or [e for e in envs if e == "production"] or (
+        [DEFAULT_ENV] if not project.has_env_blocks else []
+    )
+    default_source = source or "keyring"
+
+    asked_anything = bool(protected or source or env_source or required or optional or moltworker_defaults)
+    if app.interactive and not asked_anything:
+        from skclaw import prompts
+
+        protected_envs = prompts.checkbox("Protected environments:", envs, checked=set(protected_envs))
+        default_source = prompts.select("Default secret source:", list(SOURCES), default="keyring")
+        for env in envs:
+            choice = prompts.select(f"Source for {env}:", list(SOURCES), default=default_source)
+            if choice != default_source:
+                env_sources[env] = choice
+        picked = prompts.checkbox("Required secrets (moltworker defaults):", list(MOLTWORKER_REQUIRED),
+                                  checked=set(MOLTWORKER_REQUIRED))
+        more = prompts.text("More required secrets (comma-separated, empty for none):")
+        req = list(dict.fromkeys([*picked, *(k.strip() for k in more.split(",") if k.strip())]))
+        if prompts.confirm(f"Add {', '.join(MOLTWORKER_OPTIONAL)} as optional?"):
+            opt = list(MOLTWORKER_OPTIONAL)
+    for name in [*req, *opt]:
+        validate_secret_name(name, where="init")
+    unknown = [e for e in protected_envs if e not in envs]
+    if unknown:
+        raise UsageError(f"--protected names unknown environment(s) {', '.join(unknown)}; "
+                         f"available: {', '.join(envs)}.")
+
+    text = render_config(envs=envs, protected=protected_envs, source=default_source, env_sources=env_sources,
+                         required=req, optional=opt)
+    target.write_text(text, "utf-8")
+    for path in existing:
+        if path != target:
+            path.unlink()
+    ignored = update_gitignore(app.project_dir)
+    app.output.success(f"wrote {target.name} ({len(envs)} environments, {len(req)} required secrets)")
+    if ignored:
+        app.output.info(f"added to .gitignore: {', '.join(ignored)}")
+    result: dict[str, Any] = {"path": str(target), "environments": envs, "protectedEnvironments": protected_envs,
+                              "source": default_source, "environmentSources": env_sources,
+                              "required": req, "optional": opt, "gitignoreAdded": ignored}
+    return Outcome(result)

@@ -1,0 +1,764 @@
+"""`skclaw migrate`: D1 migrations, linted offline, gated, with a restore point.
+
+A run goes through these steps; any of them can stop it:
+
+1. Resolve the env, its D1 database and the location (local or remote); print the target.
+2. Policy: a protected env is only migrated ``--remote``; otherwise no wrangler D1 command runs,
+   so no local copy of production's database is ever created.
+3. Read state: ``d1 migrations list`` (what is pending) and skclaw's checksum table (have applied
+   files been edited since?).
+4. Lint what is pending (:mod:`skclaw.migrations_lint`). ``--list`` and ``--dry-run`` stop here.
+5. Consent (:func:`skclaw.safety.request_consent`).
+6. Remote: record a D1 Time Travel bookmark and print the exact restore command.
+7. ``d1 migrations apply`` (never retried: a migration may have landed), then record the
+   SHA-256 of each file applied in ``skclaw_migration_checksums``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+from skclaw import audit
+from skclaw.cli import Outcome, common_options, run_command
+from skclaw.context import AppContext
+from skclaw.errors import (
+    FailedError,
+    InterruptedRun,
+    RefusedError,
+    SkclawError,
+    UsageError,
+    WranglerError,
+)
+from skclaw.project import DEFAULT_ENV, D1Database, EnvTarget
+
+if TYPE_CHECKING:
+    from skclaw.migrations_lint import Finding
+    from skclaw.wrangler import WranglerResult
+
+COMMAND = "migrate"
+CHECKSUM_TABLE = "skclaw_migration_checksums"
+
+# What wrangler 4.86 prints (stdout, ANSI stripped by the facade).
+NO_PENDING_MARK = "No migrations to apply!"
+PENDING_MARK = "Migrations to be applied:"
+FAILED_MIGRATION_RE = re.compile(r"Migration (.+?) failed with the following errors:")
+APPLIED, FAILED, NOT_RUN = "applied", "failed", "not-run"
+
+
+# -- the target ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    env: str
+    worker: str
+    account: str
+    database: D1Database
+    remote: bool
+    protected: bool
+    explicit_location: bool
+
+    @property
+    def location(self) -> str:
+        return "remote" if self.remote else "local"
+
+    def lines(self) -> list[str]:
+        db = self.database
+        where = (
+            "REMOTE (the Cloudflare database)"
+            if self.remote
+            else "LOCAL (wrangler's Miniflare copy under .wrangler/state"
+            + ("" if self.explicit_location else "; the default, use --remote for Cloudflare")
+            + ")"
+        )
+        return [
+            f"account:  {self.account if self.remote else 'none (local copy)'}",
+            f"env:      {self.env}{' (protected)' if self.protected else ''}",
+            f"worker:   {self.worker}",
+            f"D1:       {db.name} ({db.id or 'no database_id'}), binding {db.binding}",
+            f"target:   {where}",
+        ]
+
+    def database_json(self) -> dict[str, str | None]:
+        db = self.database
+        return {"binding": db.binding, "name": db.name, "id": db.id}
+
+
+def select_database(env_target: EnvTarget, wanted: str | None) -> D1Database:
+    """The env's D1 database named by binding or database name (the only one by default)."""
+    env = env_target.name
+    where = "the top level" if env == DEFAULT_ENV else f"env.{env}"
+    databases = env_target.d1_databases
+    if not databases:
+        raise UsageError(
+            f"no D1 binding in env {env}",
+            hint=f"Add a d1_databases entry to {where} of the wrangler config "
+            "(d1_databases is not inherited from the top level).",
+        )
+    available = ", ".join(f"{d.binding} ({d.name})" for d in databases)
+    if wanted is None:
+        if len(databases) == 1:
+            return databases[0]
+        raise UsageError(
+            f"env {env} has {len(databases)} D1 databases: {available}",
+            hint="Choose one with --database BINDING or --database NAME.",
+        )
+    for db in databases:
+        if db.binding == wanted:
+            return db
+    by_name = [db for db in databases if db.name == wanted]
+    if len(by_name) == 1:
+        return by_name[0]
+    if by_name:
+        raise UsageError(
+            f"{len(by_name)} D1 bindings of env {env} use the database {wanted}: "
+            + ", ".join(d.binding for d in by_name),
+            hint="Choose one with --database BINDING.",
+        )
+    raise UsageError(f"no D1 database {wanted!r} in env {env}", hint=f"Available: {available}.")
+
+
+def restore_command(database_name: str, bookmark: str, env: str) -> str:
+    argv = ["wrangler", "d1", "time-travel", "restore", database_name, "--bookmark", bookmark]
+    if env != DEFAULT_ENV:
+        argv += ["--env", env]
+    return shlex.join(argv)
+
+
+# -- parsing wrangler's output --------------------------------------------------------------------
+
+
+def box_tables(text: str) -> list[list[list[str]]]:
+    """The tables wrangler draws with logger.table: each a list of rows (header row dropped)."""
+    tables: list[list[list[str]]] = []
+    current: list[list[str]] | None = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("┌"):
+            current = []
+            tables.append(current)
+        elif line.startswith("│") and current is not None:
+            current.append([cell.strip() for cell in line.strip("│").split("│")])
+    return [rows[1:] for rows in tables]
+
+
+def parse_pending(stdout: str) -> list[str]:
+    """Pending migration names from `d1 migrations list` (wrangler lists only pending ones)."""
+    if NO_PENDING_MARK in stdout:
+        return []
+    if PENDING_MARK not in stdout:
+        raise FailedError(
+            "wrangler d1 migrations list printed neither a list nor 'No migrations to apply'",
+            hint="Run it by hand to see what it says; skclaw understands wrangler 4.x output.",
+        )
+    tables = box_tables(stdout.split(PENDING_MARK, 1)[1])
+    if not tables:
+        raise FailedError("wrangler d1 migrations list printed no table of pending migrations")
+    return [row[0] for row in tables[0] if row and row[0]]
+
+
+def parse_apply_statuses(stdout: str) -> dict[str, str]:
+    """Each migration's final status from `d1 migrations apply`: its last (name, status) table.
+
+    wrangler 4.86 redraws the table after every migration: ✅ applied, ❌ failed, 🕒️ not run yet.
+    A ❌ can come with exit 0 (a statement answered success:false), so ❌ is read here, not
+    only the exit code.
+    """
+    tables = [rows for rows in box_tables(stdout) if rows and all(len(r) >= 2 for r in rows)]
+    if not tables:
+        return {}
+    statuses = {}
+    for name, status, *_ in tables[-1]:
+        statuses[name] = APPLIED if "✅" in status else FAILED if "❌" in status else NOT_RUN
+    return statuses
+
+
+def json_after_logs(stdout: str, opener: str) -> Any:
+    """The first JSON value starting at the beginning of a line with ``opener``.
+
+    wrangler prints log lines before its JSON when stdout is not a terminal.
+    """
+    decoder = json.JSONDecoder()
+    for match in re.finditer(rf"(?m)^{re.escape(opener)}", stdout):
+        try:
+            return decoder.raw_decode(stdout, match.start())[0]
+        except ValueError:
+            continue
+    raise ValueError("no JSON in wrangler's output")
+
+
+def parse_bookmark(stdout: str) -> str:
+    try:
+        data = json_after_logs(stdout, "{")
+    except ValueError:
+        data = None
+    bookmark = data.get("bookmark") if isinstance(data, dict) else None
+    if not isinstance(bookmark, str) or not bookmark:
+        raise FailedError(
+            "wrangler d1 time-travel info --json printed no bookmark",
+            hint=stdout.strip()[:300] or None,
+        )
+    return bookmark
+
+
+def parse_query_rows(stdout: str) -> list[dict[str, Any]]:
+    """Rows of the last statement of `d1 execute` output (a JSON list of query results)."""
+    try:
+        data = json_after_logs(stdout, "[")
+    except ValueError:
+        raise FailedError("wrangler d1 execute printed no JSON result") from None
+    if not isinstance(data, list) or not data or not isinstance(data[-1], dict):
+        raise FailedError("wrangler d1 execute printed an unexpected result")
+    rows = data[-1].get("results") or []
+    return [row for row in rows if isinstance(row, dict)]
+
+
+def failed_migration(detail: str) -> tuple[str | None, str]:
+    """(file, database error) from the stderr summary of a failed `d1 migrations apply`."""
+    match = FAILED_MIGRATION_RE.search(detail)
+    if not match:
+        return None, detail.strip()
+    rest = detail[match.end() :].strip() or detail[: match.start()].strip()
+    return match[1], rest or "no error message"
+
+
+def sql_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def checksum_sql(hashes: Mapping[str, str], applied_at: str) -> str:
+    rows = ", ".join(
+        f"({sql_literal(name)}, {sql_literal(digest)}, {sql_literal(applied_at)})"
+        for name, digest in hashes.items()
+    )
+    return (
+        f"CREATE TABLE IF NOT EXISTS {CHECKSUM_TABLE} "
+        "(name TEXT PRIMARY KEY, sha256 TEXT NOT NULL, applied_at TEXT NOT NULL); "
+        f"INSERT OR REPLACE INTO {CHECKSUM_TABLE} (name, sha256, applied_at) VALUES {rows};"
+    )
+
+
+# -- the D1 database, through wrangler ------------------------------------------------------------
+
+
+class D1Client:
+    """The wrangler D1 calls of one target (database, env, local or remote)."""
+
+    def __init__(self, app: AppContext, target: Target) -> None:
+        self._wrangler = app.wrangler
+        self._target = target
+        self._db = target.database.binding
+        self._location = "--remote" if target.remote else "--local"
+
+    def _call(self, args: Sequence[str], what: str, *, retry: bool = True) -> WranglerResult:
+        result: WranglerResult = self._wrangler.call(
+            list(args), env=self._target.env, what=what, retry=retry
+        )
+        return result
+
+    def pending(self) -> list[str]:
+        done = self._call(
+            ["d1", "migrations", "list", self._db, self._location], "wrangler d1 migrations list"
+        )
+        return parse_pending(done.stdout)
+
+    def recorded_checksums(self) -> dict[str, str]:
+        """{file: sha256} skclaw recorded; empty when the table does not exist yet."""
+        # Without --json: with it, wrangler 4.86 prints errors as JSON on stdout, which the
+        # facade does not keep, so "no such table" could not be told from other failures.
+        # Not a terminal, so wrangler prints the result as JSON after its log lines anyway.
+        sql = f"SELECT name, sha256 FROM {CHECKSUM_TABLE}"
+        try:
+            done = self._call(
+                ["d1", "execute", self._db, self._location, "--command", sql],
+                f"reading {CHECKSUM_TABLE}",
+            )
+        except WranglerError as exc:
+            if f"no such table: {CHECKSUM_TABLE}" in f"{exc.message}\n{exc.detail}":
+                return {}
+            raise
+        return {
+            str(row["name"]): str(row["sha256"])
+            for row in parse_query_rows(done.stdout)
+            if "name" in row and "sha256" in row
+        }
+
+    def bookmark(self) -> str:
+        done = self._call(
+            ["d1", "time-travel", "info", self._db, "--json"], "wrangler d1 time-travel info"
+        )
+        return parse_bookmark(done.stdout)
+
+    def apply(self) -> WranglerResult:
+        # Never retried: a migration may have been applied before the error.
+        return self._call(
+            ["d1", "migrations", "apply", self._db, self._location],
+            "wrangler d1 migrations apply",
+            retry=False,
+        )
+
+    def record_checksums(self, hashes: Mapping[str, str]) -> None:
+        if not hashes:
+            return
+        applied_at = datetime.now(UTC).isoformat(timespec="seconds")
+        # Idempotent (INSERT OR REPLACE), so retrying a transient failure is safe.
+        self._call(
+            [
+                "d1",
+                "execute",
+                self._db,
+                self._location,
+                "--yes",
+                "--command",
+                checksum_sql(hashes, applied_at),
+            ],
+            f"recording checksums in {CHECKSUM_TABLE}",
+        )
+
+
+# -- the command ----------------------------------------------------------------------------------
+
+
+@click.command("migrate")
+@common_options()
+@click.option(
+    "--database", metavar="BINDING|NAME", help="The env's D1 database (default: its only one)."
+)
+@click.option("--remote", is_flag=True, help="The Cloudflare database (needed on protected envs).")
+@click.option("--local", is_flag=True, help="wrangler's local copy (default on unprotected envs).")
+@click.option(
+    "--list", "list_only", is_flag=True, help="Show applied and pending migrations; change nothing."
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Show target, pending migrations and findings; change nothing."
+)
+@click.option(
+    "--allow-no-bookmark",
+    is_flag=True,
+    help="Apply on a protected env even when no Time Travel bookmark can be recorded.",
+)
+@run_command(COMMAND)
+def migrate(
+    app: AppContext,
+    env: str | None,
+    database: str | None,
+    remote: bool,
+    local: bool,
+    list_only: bool,
+    dry_run: bool,
+    allow_no_bookmark: bool,
+) -> Outcome:
+    """Apply an environment's pending D1 migrations, after a lint, consent and a restore point."""
+    from skclaw.migrations_lint import list_migration_files
+
+    if remote and local:
+        raise UsageError("--remote and --local exclude each other.")
+    env_name = app.select_env(env)
+    env_target = app.target(env_name)
+    db = select_database(env_target, database)
+    if remote and not db.id:
+        raise UsageError(
+            f"D1 binding {db.binding} of env {env_name} has no database_id; --remote needs one.",
+            hint="Add its database_id to the wrangler config (`wrangler d1 list` shows it).",
+        )
+    files = list_migration_files(db.migrations_dir)  # a missing directory is bad input (exit 2)
+    target = Target(
+        env=env_name,
+        worker=env_target.worker,
+        account=app.account_label(env_target),
+        database=db,
+        remote=remote,
+        protected=app.is_protected(env_name),
+        explicit_location=remote or local,
+    )
+    result: dict[str, Any] = {
+        "environment": env_name,
+        "worker": target.worker,
+        "database": target.database_json(),
+        "target": target.location,
+        "protected": target.protected,
+        "pending": [],
+        "applied": [],
+        "alreadyApplied": [],
+        "findings": [],
+        "bookmark": None,
+        "restoreCommand": None,
+        "failed": None,
+        "status": "ok",
+    }
+    show_target(app, target)
+
+    if target.protected and not remote:
+        how = "--local" if local else "the local default"
+        refuse(
+            app,
+            target,
+            result,
+            RefusedError(
+                f"migrate on protected environment {env_name} needs --remote; {how} is "
+                f"refused so that no local copy of {env_name}'s database is made. "
+                "Nothing was run.",
+                hint=f"To migrate {env_name}'s D1 on Cloudflare: "
+                f"skclaw migrate --env {env_name} --remote",
+            ),
+        )
+
+    client = D1Client(app, target)
+    pending_set = set(client.pending())
+    unknown = sorted(pending_set.difference(files))
+    if unknown:
+        raise FailedError(
+            f"wrangler lists pending migrations that are not in {db.migrations_dir}: "
+            + ", ".join(unknown)
+        )
+    pending = [name for name in files if name in pending_set]
+    already = [name for name in files if name not in pending_set]
+    result.update(pending=pending, alreadyApplied=already)
+
+    if list_only:
+        result["applied"] = already
+        show_lists(app, already, pending)
+        return Outcome(result)
+
+    if already:
+        check_integrity(app, client, target, already, result)
+    try:
+        findings = lint(target, already, pending)
+    except UsageError as exc:  # a file that does not replay: named, with SQLite's error
+        refuse(app, target, result, exc)
+    result["findings"] = [f.to_json() for f in findings]
+    show_plan(app, pending, findings)
+
+    if dry_run:
+        result["status"] = "dry-run"
+        app.output.success("dry run: nothing was changed")
+        return Outcome(result)
+    if not pending:
+        app.output.success(f"No migrations to apply to {db.name} ({target.location}).")
+        return Outcome(result)
+
+    ask_consent(app, target, pending, findings, result)
+    return apply(app, client, target, pending, allow_no_bookmark, result)
+
+
+# -- steps ----------------------------------------------------------------------------------------
+
+
+def show_target(app: AppContext, target: Target) -> None:
+    out = app.output
+    where = "REMOTE" if target.remote else "LOCAL"
+    if not target.remote and not target.explicit_location:
+        where += " (default)"
+    protected = " · PROTECTED" if target.protected else ""
+    out.banner(f"MIGRATE · {where} · {target.env}{protected} · D1 {target.database.name}")
+    for line in target.lines():
+        out.info(f"  {line}")
+
+
+def show_lists(app: AppContext, applied: Sequence[str], pending: Sequence[str]) -> None:
+    rows = [(name, "applied") for name in applied] + [(name, "pending") for name in pending]
+    if rows:
+        app.output.table("D1 migrations", ["file", "state"], rows)
+    app.output.info(f"{len(applied)} applied, {len(pending)} pending")
+
+
+def show_plan(app: AppContext, pending: Sequence[str], findings: Sequence[Finding]) -> None:
+    out = app.output
+    if pending:
+        out.step(f"{len(pending)} pending migration(s):")
+        for name in pending:
+            out.info(f"    {name}")
+    for finding in findings:
+        label = "destructive" if finding.destructive else "note"
+        out.warn(f"{label}: {finding.file}: {finding.message}")
+
+
+def refuse(app: AppContext, target: Target, result: dict[str, Any], exc: SkclawError) -> NoReturn:
+    """Record the refusal and raise it with the result attached (for --json)."""
+    result["status"] = "refused"
+    record(app, target, "refused", result, error=exc.message)
+    exc.partial_result = result
+    raise exc
+
+
+def record(
+    app: AppContext, target: Target, outcome: str, result: Mapping[str, Any], **extra: Any
+) -> None:
+    audit.record(
+        app.project_dir,
+        command=COMMAND,
+        env=target.env,
+        worker=target.worker,
+        outcome=outcome,
+        database=target.database.name,
+        target=target.location,
+        applied=list(result.get("applied") or []),
+        pending=list(result.get("pending") or []),
+        failed=result.get("failed"),
+        bookmark=result.get("bookmark"),
+        restoreCommand=result.get("restoreCommand"),
+        **extra,
+    )
+
+
+def check_integrity(
+    app: AppContext,
+    client: D1Client,
+    target: Target,
+    applied: Sequence[str],
+    result: dict[str, Any],
+) -> None:
+    """Refuse (exit 2) when a file skclaw applied has changed since."""
+    from skclaw.migrations_lint import sha256_of
+
+    recorded = client.recorded_checksums()
+    directory = target.database.migrations_dir
+    changed = [
+        name
+        for name in applied
+        if name in recorded and recorded[name] != sha256_of(directory / name)
+    ]
+    unverified = [name for name in applied if name not in recorded]
+    if unverified:
+        app.output.detail(f"no checksum recorded (not applied by skclaw): {', '.join(unverified)}")
+    if changed:
+        refuse(
+            app,
+            target,
+            result,
+            UsageError(
+                f"applied migration(s) changed since they were applied: {', '.join(changed)} "
+                f"(their SHA-256 differs from the one recorded in {CHECKSUM_TABLE}); "
+                "nothing was applied.",
+                hint="Restore the applied version of the file (e.g. git checkout) and put the "
+                "change in a new migration.",
+            ),
+        )
+
+
+def lint(target: Target, applied: Sequence[str], pending: Sequence[str]) -> list[Finding]:
+    from skclaw.migrations_lint import lint_migrations
+
+    if not pending:
+        return []
+    db = target.database
+    return lint_migrations(
+        db.migrations_dir,
+        applied,
+        pending,
+        migrations_table=db.migrations_table,
+        ignore_tables=(CHECKSUM_TABLE,),
+    )
+
+
+def ask_consent(
+    app: AppContext,
+    target: Target,
+    pending: Sequence[str],
+    findings: Sequence[Finding],
+    result: dict[str, Any],
+) -> None:
+    from skclaw.safety import request_consent
+
+    destructive = [f for f in findings if f.destructive]
+    reason = "; ".join(f"{f.file} {f.message}" for f in destructive)
+    try:
+        request_consent(
+            app,
+            env=target.env,
+            action=f"applying {len(pending)} D1 migration(s)",
+            target_lines=[*target.lines(), "pending:", *(f"  {name}" for name in pending)],
+            destructive=bool(destructive),
+            destructive_reason=reason,
+        )
+    except RefusedError as exc:
+        refuse(app, target, result, exc)
+
+
+def take_bookmark(
+    app: AppContext,
+    client: D1Client,
+    target: Target,
+    allow_no_bookmark: bool,
+    result: dict[str, Any],
+) -> None:
+    out = app.output
+    try:
+        bookmark = client.bookmark()
+    except SkclawError as exc:
+        if target.protected and not allow_no_bookmark:
+            result["status"] = "failed"
+            record(app, target, "failed", result, error=f"no bookmark: {exc.message}")
+            failure = FailedError(
+                f"Could not record a D1 Time Travel bookmark for {target.database.name} "
+                f"({exc.message}); nothing was applied.",
+                hint="Fix the cause and re-run, or re-run with --allow-no-bookmark to apply "
+                "without a restore point.",
+            )
+            failure.partial_result = result
+            raise failure from None
+        out.warn(
+            f"no Time Travel bookmark could be recorded ({exc.message}); "
+            "applying without a restore point"
+        )
+        return
+    command = restore_command(target.database.name, bookmark, target.env)
+    result.update(bookmark=bookmark, restoreCommand=command)
+    out.info(f"restore point: bookmark {bookmark}")
+    out.info(f"to undo this run: {command}")
+
+
+def apply(
+    app: AppContext,
+    client: D1Client,
+    target: Target,
+    pending: Sequence[str],
+    allow_no_bookmark: bool,
+    result: dict[str, Any],
+) -> Outcome:
+    from skclaw.migrations_lint import sha256_of
+
+    out = app.output
+    # Hash what is about to be applied, before wrangler reads the files.
+    hashes = {name: sha256_of(target.database.migrations_dir / name) for name in pending}
+    if target.remote:
+        take_bookmark(app, client, target, allow_no_bookmark, result)
+
+    try:
+        done = client.apply()
+    except KeyboardInterrupt:
+        interrupted(app, target, result)
+    except WranglerError as exc:
+        failed, error = failed_migration(exc.detail or exc.message)
+        apply_failed(app, client, target, pending, hashes, result, failed, error)
+
+    statuses = parse_apply_statuses(done.stdout)
+    failed_now = [name for name in pending if statuses.get(name) == FAILED]
+    if failed_now or any(statuses.get(name) != APPLIED for name in pending):
+        # wrangler exited 0 but not everything shows ✅ (a ❌ from a statement that answered
+        # success:false, or output skclaw cannot read): find out from the database.
+        error = (
+            "a statement failed (wrangler shows ❌ but exited 0)"
+            if failed_now
+            else ("wrangler did not report every migration as applied")
+        )
+        apply_failed(
+            app,
+            client,
+            target,
+            pending,
+            hashes,
+            result,
+            failed_now[0] if failed_now else None,
+            error,
+        )
+
+    result["applied"] = list(pending)
+    for name in pending:
+        out.success(f"applied {name}")
+    save_checksums(app, client, hashes, result)
+    record(app, target, "applied", result)
+    out.success(
+        f"{len(pending)} migration(s) applied to {target.database.name} ({target.location})"
+    )
+    return Outcome(result)
+
+
+def interrupted(app: AppContext, target: Target, result: dict[str, Any]) -> NoReturn:
+    """Ctrl-C while wrangler applied (it has been stopped): some migrations may have landed."""
+    result["status"] = "failed"
+    record(app, target, "interrupted", result)
+    flag = "--remote" if target.remote else "--local"
+    env = "" if target.env == DEFAULT_ENV else f" --env {target.env}"
+    exc = InterruptedRun(
+        "Interrupted while wrangler was applying migrations; some may have been applied. "
+        f"See what is applied with: skclaw migrate{env} {flag} --list",
+        hint=f"To return to before this run: {result['restoreCommand']}"
+        if result["restoreCommand"]
+        else None,
+    )
+    exc.partial_result = result
+    raise exc from None
+
+
+def save_checksums(
+    app: AppContext, client: D1Client, hashes: Mapping[str, str], result: dict[str, Any]
+) -> None:
+    try:
+        client.record_checksums(hashes)
+    except SkclawError as exc:
+        result["checksumsRecorded"] = False
+        app.output.warn(
+            f"the migrations are applied, but their checksums could not be recorded in "
+            f"{CHECKSUM_TABLE} ({exc.message}); edits to them will not be detected"
+        )
+    else:
+        result["checksumsRecorded"] = bool(hashes)
+
+
+def apply_failed(
+    app: AppContext,
+    client: D1Client,
+    target: Target,
+    pending: Sequence[str],
+    hashes: Mapping[str, str],
+    result: dict[str, Any],
+    failed: str | None,
+    error: str,
+) -> NoReturn:
+    """A migration failed: say what is applied (asked of the database), what failed, how to undo."""
+    out = app.output
+    try:
+        still_pending: set[str] | None = set(client.pending())
+    except SkclawError as exc:
+        out.warn(
+            f"could not re-read the migration state ({exc.message}); the list below is inferred"
+        )
+        still_pending = None
+    if still_pending is not None:
+        applied = [n for n in pending if n not in still_pending and n != failed]
+        if failed is not None and failed not in still_pending:
+            out.warn(
+                f"wrangler recorded {failed} as applied although it failed; check the database"
+            )
+        if failed is None:
+            failed = next((n for n in pending if n in still_pending), None)
+    else:
+        applied = list(pending[: pending.index(failed)]) if failed in pending else []
+
+    result.update(applied=applied, failed=failed, error=error, status="failed")
+    save_checksums(app, client, {name: hashes[name] for name in applied}, result)
+    record(app, target, "failed", result, error=error)
+
+    before = (
+        f"Applied before it: {', '.join(applied)}." if applied else "Nothing was applied before it."
+    )
+    what = f"Migration {failed} failed" if failed else "wrangler d1 migrations apply failed"
+    message = f"{what}: {first_line(error)}. {before}"
+    if result["restoreCommand"]:
+        hint = f"To return {target.database.name} to before this run: {result['restoreCommand']}"
+    elif target.remote:
+        hint = (
+            "No Time Travel bookmark was recorded; use `wrangler d1 time-travel info` to find one."
+        )
+    else:
+        hint = "This was the local copy; delete .wrangler/state to start it over."
+    for name in applied:
+        out.success(f"applied {name}")
+    if error.strip() != first_line(error):
+        out.info(error.strip())
+    failure = FailedError(message, hint=hint)
+    failure.partial_result = result
+    raise failure
+
+
+def first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), text.strip())
