@@ -139,10 +139,10 @@ class Recorded:
 
     method: str
     path: str  # without /client/v4 and without the query string
-    query: dict[str, str]
+    query: dict[str, str]  # a repeated parameter keeps its last value
     headers: dict[str, str]  # lower-case names
     body: bytes
-    json: Any | None
+    json: Any  # the parsed body, None when it is not JSON (multipart: see .multipart)
     multipart: list[Part] | None = None
     status: int = 0  # HTTP status the emulator answered with
     faulted: bool = False
@@ -336,9 +336,7 @@ class CloudflareEmulator:
         server.daemon_threads = True
         server.emulator = self  # type: ignore[attr-defined]
         self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
 
@@ -401,8 +399,7 @@ class CloudflareEmulator:
             return [
                 r
                 for r in self.requests
-                if (method == "*" or r.method == method.upper())
-                and re.search(path_regex, r.path)
+                if (method == "*" or r.method == method.upper()) and re.search(path_regex, r.path)
             ]
 
     # ------------------------------------------------------------------ faults and auth
@@ -440,6 +437,14 @@ class CloudflareEmulator:
     def add_account(self, account_id: str, name: str = "Other Account") -> None:
         with self._lock:
             self.accounts[account_id] = name
+
+    def add_route(self, method: str, path_regex: str, handler: Callable[..., Any]) -> None:
+        """Answer ``method`` requests whose path fully matches ``path_regex`` with
+        ``handler(recorded, *url_decoded_groups)`` (its return value is the envelope's
+        ``result``; raise ``ApiError`` for an error). Takes precedence over built-in routes;
+        the handler runs under the emulator's lock, after faults and authentication."""
+        with self._lock:
+            self._routes.insert(0, (method.upper(), re.compile(path_regex), handler))
 
     # ------------------------------------------------------------------ workers (test API)
     def seed_worker(
@@ -576,8 +581,7 @@ class CloudflareEmulator:
 
     # ------------------------------------------------------------------ internals: workers
     def _create_worker(self, account: str, name: str) -> _Worker:
-        worker = _Worker(name=name, account=account, tag=uuid.uuid4().hex,
-                         created_on=self._timestamp())
+        worker = _Worker(name=name, account=account, tag=uuid.uuid4().hex, created_on=self._timestamp())
         self._workers[(account, name)] = worker
         return worker
 
@@ -674,8 +678,9 @@ class CloudflareEmulator:
         worker.deployments.append(deployment)
         return deployment
 
-    def _secret_change(self, worker: _Worker, secrets: dict[str, str],
-                       bindings: list[dict[str, Any]] | None = None) -> str:
+    def _secret_change(
+        self, worker: _Worker, secrets: dict[str, str], bindings: list[dict[str, Any]] | None = None
+    ) -> str:
         base = self._current_version(worker)
         version = self._new_version(
             worker,
@@ -703,7 +708,7 @@ class CloudflareEmulator:
             )
 
     def _api_bindings(self, version: dict[str, Any]) -> list[dict[str, Any]]:
-        bindings = copy.deepcopy(version["bindings"])
+        bindings: list[dict[str, Any]] = copy.deepcopy(version["bindings"])
         bindings += [{"type": "secret_text", "name": k} for k in sorted(version["secrets"])]
         return bindings
 
@@ -788,9 +793,7 @@ class CloudflareEmulator:
         for name, b in prev_bindings.items():
             if b["type"] in keep and name not in names:
                 bindings.append(copy.deepcopy(b))
-        has_secret_bindings = any(
-            b.get("type") == "secret_text" for b in metadata.get("bindings") or []
-        )
+        has_secret_bindings = any(b.get("type") == "secret_text" for b in metadata.get("bindings") or [])
         if "secret_text" in keep or not has_secret_bindings:
             secrets = prev_secrets | upload_secrets
         else:
@@ -810,8 +813,15 @@ class CloudflareEmulator:
             main_module=metadata.get("main_module") or metadata.get("body_part"),
         )
         self.uploads.append(
-            Upload(kind=kind, worker=worker.name, account=worker.account, query=dict(query),
-                   metadata=copy.deepcopy(metadata), parts=parts, version_id=version["id"])
+            Upload(
+                kind=kind,
+                worker=worker.name,
+                account=worker.account,
+                query=dict(query),
+                metadata=copy.deepcopy(metadata),
+                parts=parts,
+                version_id=version["id"],
+            )
         )
         return version
 
@@ -832,7 +842,8 @@ class CloudflareEmulator:
     def _serialize(path: str) -> bytes:
         conn = sqlite3.connect(path)
         try:
-            return conn.serialize()
+            # A database nothing was ever written to has no pages and cannot be serialized.
+            return conn.serialize() if conn.execute("PRAGMA page_count").fetchone()[0] else b""
         finally:
             conn.close()
 
@@ -879,8 +890,7 @@ class CloudflareEmulator:
                     results.append(
                         {
                             "results": [
-                                {c: (list(v) if isinstance(v, bytes) else v)
-                                 for c, v in zip(columns, row, strict=True)}
+                                {c: (list(v) if isinstance(v, bytes) else v) for c, v in zip(columns, row, strict=True)}
                                 for row in rows
                             ],
                             "success": True,
@@ -914,7 +924,8 @@ class CloudflareEmulator:
         src = sqlite3.connect(":memory:")
         dst = sqlite3.connect(db.path)
         try:
-            src.deserialize(target.data)
+            if target.data:
+                src.deserialize(target.data)
             src.backup(dst)
         finally:
             src.close()
@@ -958,7 +969,8 @@ class CloudflareEmulator:
                 if route is None:
                     self.unknown_requests.append(rec)
                     raise ApiError(
-                        404, 7003,
+                        404,
+                        7003,
                         f"No route for that URI (cfemu: {rec.method} {rec.path})",
                     )
                 handler, params = route
@@ -1043,14 +1055,11 @@ class CloudflareEmulator:
         return "wrangler" if rec.headers.get("user-agent", "").startswith("wrangler") else "api"
 
     @staticmethod
-    def _paged(items: list[Any], query: dict[str, str], default_per_page: int) -> tuple[
-        list[Any], dict[str, int]
-    ]:
+    def _paged(items: list[Any], query: dict[str, str], default_per_page: int) -> tuple[list[Any], dict[str, int]]:
         page = max(int(query.get("page", "1") or 1), 1)
         per_page = max(int(query.get("per_page", str(default_per_page)) or default_per_page), 1)
         chunk = items[(page - 1) * per_page : page * per_page]
-        info = {"page": page, "per_page": per_page, "count": len(chunk),
-                "total_count": len(items)}
+        info = {"page": page, "per_page": per_page, "count": len(chunk), "total_count": len(items)}
         return chunk, info
 
     # ------------------------------------------------------------------ routes: user/account
@@ -1285,18 +1294,15 @@ class CloudflareEmulator:
             raise ApiError(400, 10021, "version percentages must add up to 100")
         for v in versions:
             self._version_by_id(w, str(v.get("version_id")))
-        traffic = [
-            {"version_id": str(v["version_id"]), "percentage": float(v["percentage"])}
-            for v in versions
+        traffic: list[dict[str, Any]] = [
+            {"version_id": str(v["version_id"]), "percentage": float(v["percentage"])} for v in versions
         ]
-        main = max(traffic, key=lambda v: v["percentage"])["version_id"]
+        main = self._main_version_id({"versions": traffic})
         forced = rec.query.get("force") == "true"
         if self.rollback_checks_secrets and not forced and w.deployments:
             current = self._current_version(w)["secrets"]
             target = self._version_by_id(w, main)["secrets"]
-            changed = sorted(
-                k for k in set(current) | set(target) if current.get(k) != target.get(k)
-            )
+            changed = sorted(k for k in set(current) | set(target) if current.get(k) != target.get(k))
             if changed:
                 raise ApiError(
                     400,
@@ -1330,9 +1336,7 @@ class CloudflareEmulator:
         if rec.multipart is None:
             raise ApiError(400, 10021, "expected a multipart/form-data body")
         w = self._worker_or_10007(account, name)
-        version = self._apply_upload(
-            w, kind="version", query=rec.query, parts=rec.multipart, source=self._source(rec)
-        )
+        version = self._apply_upload(w, kind="version", query=rec.query, parts=rec.multipart, source=self._source(rec))
         api = self._api_version(w, version)
         api["resources"]["script"]["etag"] = version["etag"]
         return api
@@ -1393,10 +1397,7 @@ class CloudflareEmulator:
         dbs = [d for d in self._databases.values() if d.account == account]
         if rec.query.get("name"):
             dbs = [d for d in dbs if d.name == rec.query["name"]]
-        items = [
-            {"uuid": d.uuid, "name": d.name, "version": "production", "created_at": d.created_on}
-            for d in dbs
-        ]
+        items = [{"uuid": d.uuid, "name": d.name, "version": "production", "created_at": d.created_on} for d in dbs]
         return self._paged(items, rec.query, 1000)
 
     def _r_d1_get(self, rec: Recorded, account: str, db_id: str) -> Any:
@@ -1498,11 +1499,14 @@ class _Handler(BaseHTTPRequestHandler):
                 status, payload = 500, _error_envelope(10013, f"cfemu crashed: {e!r}")
         rec.status = status
         data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client went away (killed while we delayed)
 
     do_GET = do_PUT = do_POST = do_PATCH = do_DELETE = _dispatch
 

@@ -29,9 +29,7 @@ from skclaw.errors import FailedError, RefusedError, SkclawError, WranglerError
 from skclaw.project import DEFAULT_ENV, D1Database, EnvTarget
 from skclaw.secret import SecretValue
 
-UUID_RE = re.compile(
-    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-)
+UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 CURRENT_VERSION_RE = re.compile(r"Current Version ID:\s*([0-9a-fA-F-]{32,36})")
 TOTAL_UPLOAD_RE = re.compile(r"Total Upload:\s*([\d.]+ \w+)\s*/\s*gzip:\s*([\d.]+ \w+)")
 MIGRATION_ROW_RE = re.compile(r"│\s*(\S+\.sql)\s*│")
@@ -93,8 +91,7 @@ def require_credentials(app: AppContext, env: str) -> str:
             "wrangler has no Cloudflare credentials: no CLOUDFLARE_API_TOKEN "
             "(or CLOUDFLARE_API_KEY "
             "and CLOUDFLARE_EMAIL) and no `wrangler login` state; nothing was deployed.",
-            hint="Set CLOUDFLARE_API_TOKEN (CI) or run `wrangler login`. "
-            "`skclaw deploy --dry-run` works offline.",
+            hint="Set CLOUDFLARE_API_TOKEN (CI) or run `wrangler login`. `skclaw deploy --dry-run` works offline.",
         )
     return origin
 
@@ -169,9 +166,7 @@ def check_pending_migrations(app: AppContext, target: EnvTarget) -> list[Migrati
     return checks
 
 
-def enforce_migrations(
-    app: AppContext, env: str, checks: Sequence[MigrationCheck], *, refuse_pending: bool
-) -> None:
+def enforce_migrations(app: AppContext, env: str, checks: Sequence[MigrationCheck], *, refuse_pending: bool) -> None:
     """Warn about pending migrations; with --check-migrations on a protected env, refuse."""
     enforce = refuse_pending and app.is_protected(env)
     out = app.output
@@ -180,8 +175,7 @@ def enforce_migrations(
         if check.pending is None:
             if enforce:
                 raise FailedError(
-                    f"Could not check the pending migrations of {label}: {check.error}; "
-                    "nothing was deployed.",
+                    f"Could not check the pending migrations of {label}: {check.error}; nothing was deployed.",
                     hint=f"Check them with `skclaw migrate --env {env} --remote --list`.",
                 )
             out.warn(f"could not check pending migrations of {label}: {check.error}")
@@ -224,8 +218,7 @@ def run_build(app: AppContext) -> str | None:
     if code != 0:
         raise FailedError(
             f"The build failed (`{command}` exited {code}); nothing was deployed.",
-            hint="Fix the build (its output is above), or pass --skip-build "
-            "to deploy what is there.",
+            hint="Fix the build (its output is above), or pass --skip-build to deploy what is there.",
         )
     return command
 
@@ -239,9 +232,7 @@ def secrets_file(values: Mapping[str, SecretValue]) -> Iterator[Path]:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(
-                {key: value.reveal() for key, value in values.items()}, handle, ensure_ascii=False
-            )
+            json.dump({key: value.reveal() for key, value in values.items()}, handle, ensure_ascii=False)
         yield path
     finally:
         shutil.rmtree(directory, ignore_errors=True)
@@ -331,8 +322,7 @@ def deploy(
 
     if with_secrets and not version.secrets_file:
         raise FailedError(
-            f"--with-secrets needs wrangler 4.74 or newer (`deploy --secrets-file`); "
-            f"found {version}.",
+            f"--with-secrets needs wrangler 4.74 or newer (`deploy --secrets-file`); found {version}.",
             hint=f"Upgrade with `npm i -D wrangler@4`, or push secrets first with "
             f"`skclaw secrets sync --env {env}` and deploy without --with-secrets.",
         )
@@ -340,9 +330,7 @@ def deploy(
         require_credentials(app, env)
 
     def gate() -> None:
-        request_consent(
-            app, env=env, action="deploy", target_lines=consent_lines(app, target, result)
-        )
+        request_consent(app, env=env, action="deploy", target_lines=consent_lines(app, target, result))
 
     # Non-interactive: answer the gate before reading any remote state (a refused run touches
     # nothing). Interactive: ask last, after the checks and the build, with the plan in view.
@@ -427,8 +415,7 @@ def deploy(
                 f"deliberately, run `wrangler deploy --env {env}` yourself (it shows the diff).",
             ) from None
         exc.hint = exc.hint or (
-            "If it failed after the upload, a new version may exist: "
-            f"check `skclaw status --env {env}`."
+            f"If it failed after the upload, a new version may exist: check `skclaw status --env {env}`."
         )
         raise
     record = done.record("deploy") or {}
@@ -454,8 +441,7 @@ def deploy(
         return Outcome(
             result,
             1,
-            "wrangler deploy finished without reporting a new version; "
-            f"check `skclaw status --env {env}`",
+            f"wrangler deploy finished without reporting a new version; check `skclaw status --env {env}`",
         )
     result["status"] = "ok"
     audit.record(
@@ -484,8 +470,7 @@ def consent_lines(app: AppContext, target: EnvTarget, result: Mapping[str, Any])
         lines.append(f"built by: {result['build']}")
     if result.get("secrets"):
         lines.append(
-            f"secrets:  {', '.join(result['secrets'])} in the same version (from "
-            f"{result.get('secretsSource')})"
+            f"secrets:  {', '.join(result['secrets'])} in the same version (from {result.get('secretsSource')})"
         )
     else:
         lines.append("secrets:  unchanged (the Worker keeps its current secrets)")
@@ -535,8 +520,7 @@ def deployment_summary(raw: Mapping[str, Any]) -> dict[str, Any]:
         "message": annotations.get("workers/message"),
         "source": annotations.get("workers/triggered_by") or raw.get("source"),
         "versions": [
-            {"versionId": v.get("version_id"), "percentage": v.get("percentage")}
-            for v in raw.get("versions") or []
+            {"versionId": v.get("version_id"), "percentage": v.get("percentage")} for v in raw.get("versions") or []
         ],
     }
 
@@ -550,9 +534,7 @@ def _json_from(stdout: str, opener: str) -> Any:
 
 def live_deployment(app: AppContext, env: str) -> dict[str, Any]:
     """`wrangler deployments status --json`, summarised."""
-    done = app.wrangler.call(
-        ["deployments", "status", "--json"], env=env, what="wrangler deployments status"
-    )
+    done = app.wrangler.call(["deployments", "status", "--json"], env=env, what="wrangler deployments status")
     try:
         raw = _json_from(done.stdout, "{")
     except ValueError:
@@ -571,12 +553,7 @@ def main_version(deployment: Mapping[str, Any]) -> str | None:
 
 
 def _describe_traffic(deployment: Mapping[str, Any]) -> str:
-    return (
-        ", ".join(
-            f"{v['versionId']} ({float(v['percentage'] or 0):g}%)" for v in deployment["versions"]
-        )
-        or "none"
-    )
+    return ", ".join(f"{v['versionId']} ({float(v['percentage'] or 0):g}%)" for v in deployment["versions"]) or "none"
 
 
 def _status_of(app: AppContext, env: str) -> dict[str, Any]:
@@ -593,9 +570,7 @@ def _status_of(app: AppContext, env: str) -> dict[str, Any]:
         report["deployment"] = live_deployment(app, env)
     except WranglerError as exc:
         report["error"] = (
-            f"the Worker {target.worker} does not exist (never deployed)"
-            if is_worker_not_found(exc)
-            else exc.message
+            f"the Worker {target.worker} does not exist (never deployed)" if is_worker_not_found(exc) else exc.message
         )
     except SkclawError as exc:
         report["error"] = exc.message
@@ -622,10 +597,7 @@ def status(app: AppContext, envs: tuple[str, ...]) -> Outcome:
         if report["error"]:
             out.error(f"  {report['error']}")
             continue
-        out.info(
-            f"  deployment {deployment['id']} created {deployment['created']} "
-            f"by {deployment['author'] or '?'}"
-        )
+        out.info(f"  deployment {deployment['id']} created {deployment['created']} by {deployment['author'] or '?'}")
         if deployment["message"]:
             out.info(f"  message: {deployment['message']}")
         for item in deployment["versions"]:
@@ -652,9 +624,7 @@ def previous_stable_version(deployments: Sequence[Mapping[str, Any]]) -> str | N
 
 
 def list_deployments(app: AppContext, env: str) -> list[dict[str, Any]]:
-    done = app.wrangler.call(
-        ["deployments", "list", "--json"], env=env, what="wrangler deployments list"
-    )
+    done = app.wrangler.call(["deployments", "list", "--json"], env=env, what="wrangler deployments list")
     try:
         raw = _json_from(done.stdout, "[")
     except ValueError:
@@ -662,10 +632,7 @@ def list_deployments(app: AppContext, env: str) -> list[dict[str, Any]]:
     return [d for d in raw if isinstance(d, dict)] if isinstance(raw, list) else []
 
 
-ROLLBACK_WARNING = (
-    "secrets changed since that version will be reverted to that version's values; "
-    "D1 is not rolled back"
-)
+ROLLBACK_WARNING = "secrets changed since that version will be reverted to that version's values; D1 is not rolled back"
 
 
 @click.command("rollback")
@@ -673,9 +640,7 @@ ROLLBACK_WARNING = (
 @click.option("-m", "--message", metavar="TEXT", help="Message of the rollback deployment.")
 @common_options()
 @run_command("rollback")
-def rollback(
-    app: AppContext, version_id: str | None, env: str | None, message: str | None
-) -> Outcome:
+def rollback(app: AppContext, version_id: str | None, env: str | None, message: str | None) -> Outcome:
     """Send 100 % of traffic back to VERSION_ID (default: the previous stable version).
 
     Always destructive: secrets changed since that version are reverted, and D1 data is not.
@@ -718,10 +683,8 @@ def rollback(
         version_id = previous_stable_version(deployments)
         if version_id is None:
             raise FailedError(
-                f"{target.worker} has no earlier deployment with a version at 100 %; "
-                "nothing was changed.",
-                hint="Name the version: `skclaw rollback VERSION_ID --env ENV` "
-                "(see `wrangler versions list`).",
+                f"{target.worker} has no earlier deployment with a version at 100 %; nothing was changed.",
+                hint="Name the version: `skclaw rollback VERSION_ID --env ENV` (see `wrangler versions list`).",
             )
         chosen = "the previous stable version"
     else:

@@ -1,0 +1,254 @@
+"""Shared fixtures: the real wrangler, the Cloudflare API emulator, an isolated environment
+and a sample wrangler project. The emulator itself lives in ``cfemu.py``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.cfemu import CloudflareEmulator
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_WRANGLER = REPO_ROOT / ".tools" / "wrangler-4.86.0" / "node_modules" / ".bin" / "wrangler"
+
+# Environment variables that would make wrangler (or skclaw) talk to something other than the
+# emulator or pick another target; removed from the test environment. CI detection variables
+# are deliberately left alone.
+_SCRUBBED_PREFIXES = ("CLOUDFLARE_", "CF_", "WRANGLER_")
+
+# ----------------------------------------------------------------------------- sample project
+SAMPLE_TOP_NAME = "demo-worker"
+SAMPLE_COMPATIBILITY_DATE = "2025-01-01"
+SAMPLE_ENVS = ("staging", "production")
+SAMPLE_WORKERS = {"staging": "demo-worker-staging", "production": "demo-worker-prod"}
+SAMPLE_D1_BINDING = "DB"
+SAMPLE_D1_NAMES = {"staging": "demo-staging-db", "production": "demo-prod-db"}
+SAMPLE_D1_IDS = {
+    "staging": "5c1e7a52-0b1d-4c6e-9a3f-00000000a001",
+    "production": "5c1e7a52-0b1d-4c6e-9a3f-00000000a002",
+}
+SAMPLE_MIGRATION = "0001_create_users.sql"
+
+SAMPLE_WRANGLER_JSONC = f"""\
+// Sample project for skclaw's tests: two environments, one D1 database each.
+// staging's Worker name is derived by wrangler (<name>-staging); production's is explicit.
+{{
+  "name": "{SAMPLE_TOP_NAME}",
+  "main": "src/index.js",
+  "compatibility_date": "{SAMPLE_COMPATIBILITY_DATE}",
+  "env": {{
+    "staging": {{
+      "d1_databases": [
+        {{
+          "binding": "{SAMPLE_D1_BINDING}",
+          "database_name": "{SAMPLE_D1_NAMES["staging"]}",
+          "database_id": "{SAMPLE_D1_IDS["staging"]}",
+        }},
+      ],
+    }},
+    "production": {{
+      "name": "{SAMPLE_WORKERS["production"]}",
+      "d1_databases": [
+        {{
+          "binding": "{SAMPLE_D1_BINDING}",
+          "database_name": "{SAMPLE_D1_NAMES["production"]}",
+          "database_id": "{SAMPLE_D1_IDS["production"]}",
+        }},
+      ],
+    }},
+  }},
+}}
+"""
+
+SAMPLE_MIGRATION_SQL = """\
+-- Migration number: 0001
+CREATE TABLE users (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  email TEXT NOT NULL UNIQUE,
+  created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
+);
+CREATE INDEX idx_users_email ON users (email);
+"""
+
+SAMPLE_INDEX_JS = """\
+export default {
+  async fetch(request, env) {
+    return new Response("hello from demo-worker");
+  },
+};
+"""
+
+
+@dataclass(frozen=True)
+class D1Info:
+    binding: str
+    name: str
+    id: str
+
+
+@dataclass(frozen=True)
+class SampleProject:
+    path: Path
+    config_path: Path
+    migrations_dir: Path
+    workers: dict[str, str]  # env -> Worker name
+    d1: dict[str, D1Info]  # env -> its D1 binding
+
+    @property
+    def envs(self) -> tuple[str, ...]:
+        return tuple(self.workers)
+
+    def worker(self, env: str) -> str:
+        return self.workers[env]
+
+    def create_databases(self, emulator: CloudflareEmulator) -> None:
+        """Create every environment's D1 database in the emulator."""
+        for info in self.d1.values():
+            emulator.create_d1(info.id, info.name)
+
+
+# ----------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="session")
+def wrangler_bin() -> Path:
+    """The real wrangler: $SKCLAW_TEST_WRANGLER or the pinned copy under .tools/."""
+    configured = os.environ.get("SKCLAW_TEST_WRANGLER")
+    path = Path(configured) if configured else DEFAULT_WRANGLER
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        pytest.fail(f"wrangler not found at {path}: run scripts/test to install wrangler")
+    return path
+
+
+@pytest.fixture
+def emulator() -> Iterator[CloudflareEmulator]:
+    """A running Cloudflare API emulator. The test fails if wrangler called an endpoint the
+    emulator does not know (set ``emulator.fail_on_unknown = False`` when that is expected) or
+    if the emulator crashed."""
+    with CloudflareEmulator() as cf:
+        yield cf
+        problems = list(cf.crashes)
+        if cf.fail_on_unknown:
+            problems += [f"unknown endpoint {r.method} {r.path}" for r in cf.unknown_requests]
+        if problems:
+            pytest.fail("Cloudflare emulator: " + "; ".join(problems))
+
+
+@pytest.fixture
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A temporary HOME and XDG_CONFIG_HOME (wrangler keeps its logs and OAuth state there)."""
+    home = tmp_path / "home"
+    (home / ".config").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    return home
+
+
+@pytest.fixture
+def cf_env(
+    emulator: CloudflareEmulator,
+    isolated_home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> dict[str, str]:
+    """Environment for running wrangler/skclaw against the emulator, also applied to
+    os.environ (monkeypatch) so in-process CliRunner calls see it."""
+    for key in list(os.environ):
+        if key.startswith(_SCRUBBED_PREFIXES):
+            monkeypatch.delenv(key)
+    cache = tmp_path / "wrangler-cache"
+    cache.mkdir()
+    settings = {
+        "CLOUDFLARE_API_BASE_URL": emulator.base_url,
+        "CLOUDFLARE_API_TOKEN": emulator.token,
+        "CLOUDFLARE_ACCOUNT_ID": emulator.account_id,
+        "WRANGLER_SEND_METRICS": "false",
+        "WRANGLER_SEND_ERROR_REPORTS": "false",
+        "WRANGLER_HIDE_BANNER": "true",
+        "WRANGLER_CACHE_DIR": str(cache),
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+        "HOME": str(isolated_home),
+        "XDG_CONFIG_HOME": str(isolated_home / ".config"),
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+    }
+    for key, value in settings.items():
+        monkeypatch.setenv(key, value)
+    return dict(os.environ)
+
+
+@pytest.fixture
+def sample_project(tmp_path: Path) -> SampleProject:
+    """A wrangler project with `staging` and `production` environments (see SAMPLE_*)."""
+    root = tmp_path / "project"
+    (root / "src").mkdir(parents=True)
+    (root / "migrations").mkdir()
+    config = root / "wrangler.jsonc"
+    config.write_text(SAMPLE_WRANGLER_JSONC)
+    (root / "src" / "index.js").write_text(SAMPLE_INDEX_JS)
+    (root / "migrations" / SAMPLE_MIGRATION).write_text(SAMPLE_MIGRATION_SQL)
+    return SampleProject(
+        path=root,
+        config_path=config,
+        migrations_dir=root / "migrations",
+        workers=dict(SAMPLE_WORKERS),
+        d1={
+            env: D1Info(binding=SAMPLE_D1_BINDING, name=SAMPLE_D1_NAMES[env], id=SAMPLE_D1_IDS[env])
+            for env in SAMPLE_ENVS
+        },
+    )
+
+
+RunWrangler = Callable[..., "subprocess.CompletedProcess[str]"]
+
+
+def run_wrangler_binary(
+    wrangler: Path,
+    args: Sequence[str],
+    *,
+    cwd: Path | str,
+    env: dict[str, str],
+    input: str | None = None,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess[str]:
+    """Run wrangler with piped stdio (non-interactive); stdin is empty unless ``input`` is
+    given. On timeout the whole process group is killed and TimeoutExpired propagates."""
+    proc = subprocess.Popen(
+        [str(wrangler), *args],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = proc.communicate(input=input, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=10)
+        raise
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+
+@pytest.fixture
+def run_wrangler(wrangler_bin: Path) -> RunWrangler:
+    """``run_wrangler(args, *, cwd, env, input=None, timeout=60) -> CompletedProcess[str]``."""
+
+    def run(
+        args: Sequence[str],
+        *,
+        cwd: Path | str,
+        env: dict[str, str],
+        input: str | None = None,
+        timeout: float = 60,
+    ) -> subprocess.CompletedProcess[str]:
+        return run_wrangler_binary(wrangler_bin, args, cwd=cwd, env=env, input=input, timeout=timeout)
+
+    return run
