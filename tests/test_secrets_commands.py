@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from skclaw import process
+from skclaw.dotenv import parse_dotenv
 from tests.cfemu import CloudflareEmulator
 from tests.conftest import SampleProject
 from tests.skrun import skclaw
-
-from skclaw import process
-from skclaw.dotenv import parse_dotenv
 
 
 def use_envfile(project: SampleProject, required: list[str], optional: list[str] | None = None) -> None:

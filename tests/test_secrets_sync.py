@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import stat
 import subprocess
@@ -12,11 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.cfemu import CloudflareEmulator
-from tests.conftest import SampleProject
 
 from skclaw import process
 from skclaw.dotenv import format_dotenv
+from tests.cfemu import CloudflareEmulator
+from tests.conftest import SampleProject
 from tests.skrun import skclaw
 
 AWKWARD = {
