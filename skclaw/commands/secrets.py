@@ -66,6 +66,15 @@ def sync(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | N
     if prune and local:
         raise UsageError("--prune has no meaning with --local (the file is rewritten whole).")
     selected = app.select_envs(envs, all_envs)
+    if local:
+        for env in selected:
+            app.target(env)  # bad input (exit 2) before the policy refusal (exit 3)
+        protected = [env for env in selected if app.is_protected(env)]
+        if protected:
+            raise RefusedError(
+                f"secrets sync --local refused for protected environment(s) {', '.join(protected)}: "
+                "production secrets never land in a plaintext file. Nothing was read or written."
+            )
     resolved = engine.resolve_all(app, selected, source=source, only=only)
     out = app.output
 
@@ -139,12 +148,6 @@ def _sync_local(app: AppContext, resolved: list[Any], dry_run: bool) -> Outcome:
     from skclaw.devvars import dev_vars_path, write_dev_vars
     from skclaw.dotenv import format_dev_vars
 
-    protected = [s.env for s in resolved if app.is_protected(s.env)]
-    if protected:
-        raise RefusedError(
-            f"secrets sync --local refused for protected environment(s) {', '.join(protected)}: "
-            "production secrets never land in a plaintext file. Nothing was written."
-        )
     config_dir = app.project.directory
     # Render every file first: an unrepresentable value fails the run before any file is written.
     for s in resolved:
