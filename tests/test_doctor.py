@@ -1,0 +1,77 @@
+"""`skclaw doctor` in the sample project."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import SampleProject
+from tests.skrun import skclaw
+
+
+def checks_by_name(envelope: dict) -> dict[str, dict]:  # type: ignore[type-arg]
+    return {c["name"]: c for c in envelope["result"]["checks"]}
+
+
+def test_doctor_json_passes_in_a_ready_project(
+    sample_project: SampleProject, wrangler_bin: Path, cf_env: dict[str, str]
+) -> None:
+    (sample_project.path / ".skclaw.jsonc").write_text(
+        '{"secrets": {"required": ["API_TOKEN"], "source": "envfile"}}'
+    )
+    (sample_project.path / ".secrets").mkdir()
+    for env in ("staging", "production", "default"):
+        path = sample_project.path / ".secrets" / f"{env}.env"
+        path.write_text("API_TOKEN=doctor-canary-123\n")
+        path.chmod(0o600)
+    run = skclaw(["doctor", "--json"], project=sample_project.path, wrangler=wrangler_bin)
+    assert run.code == 0, run.stderr
+    checks = checks_by_name(run.envelope)
+    assert checks["wrangler"]["status"] == "ok" and "4.86.0" in checks["wrangler"]["detail"]
+    assert checks["node"]["status"] == "ok" and checks["node"]["detail"].startswith("v")
+    assert checks["auth"]["status"] == "ok"
+    assert "CLOUDFLARE_API_TOKEN" in checks["auth"]["detail"]
+    assert cf_env["CLOUDFLARE_API_TOKEN"] not in run.output  # names only, never values
+    assert "doctor-canary-123" not in run.output
+    envs = run.envelope["result"]["environments"]
+    assert envs["staging"]["worker"] == sample_project.worker("staging")
+    assert envs["production"]["protected"] is True and envs["staging"]["protected"] is False
+    assert envs["staging"]["d1"] == [{"binding": "DB", "name": sample_project.d1["staging"].name,
+                                      "id": sample_project.d1["staging"].id}]
+    assert envs["staging"]["sourceReachable"] is True and envs["staging"]["missingRequired"] == []
+
+
+def test_doctor_fails_and_names_what_is_missing(
+    sample_project: SampleProject, wrangler_bin: Path, cf_env: dict[str, str], monkeypatch: object
+) -> None:
+    import pytest
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+    monkeypatch.delenv("CLOUDFLARE_API_TOKEN")
+    monkeypatch.setenv("CLOUDFLARE_ENV", "production")
+    (sample_project.path / ".skclaw.jsonc").write_text(
+        '{"secrets": {"required": ["API_TOKEN"], "source": "envfile"}}'
+    )
+    (sample_project.path / ".secrets").mkdir()
+    (sample_project.path / ".secrets" / "staging.env").write_text("OTHER=1\n")
+    (sample_project.path / ".env").write_text("CLOUDFLARE_ACCOUNT_ID=x\n")
+    run = skclaw(["doctor", "-e", "staging", "-e", "production", "--json"], project=sample_project.path,
+                 wrangler=wrangler_bin)
+    assert run.code == 1
+    checks = checks_by_name(run.envelope)
+    assert checks["auth"]["status"] == "fail"
+    assert checks["env:CLOUDFLARE_ENV"]["status"] == "warn"
+    assert checks["dotenv"]["status"] == "warn" and ".env" in checks["dotenv"]["detail"]
+    assert checks["env:staging"]["status"] == "fail" and "API_TOKEN" in checks["env:staging"]["detail"]
+    assert checks["env:production"]["status"] == "fail"  # no secrets file at all
+    assert set(run.envelope["result"]["environments"]) == {"staging", "production"}
+
+
+def test_doctor_reports_a_missing_wrangler_and_broken_config(tmp_path: Path) -> None:
+    (tmp_path / "wrangler.jsonc").write_text('{"name": "x"}')
+    run = skclaw(["doctor", "--json"], project=tmp_path, wrangler=tmp_path / "nope")
+    assert run.code == 1
+    assert checks_by_name(run.envelope)["wrangler"]["status"] == "fail"
+    (tmp_path / ".skclaw.jsonc").write_text("{broken")
+    broken = skclaw(["doctor", "--json"], project=tmp_path)
+    assert broken.code == 1
+    assert checks_by_name(broken.envelope)["config"]["status"] == "fail"
