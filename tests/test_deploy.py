@@ -13,11 +13,11 @@ import pytest
 from skclaw import process
 from skclaw.cli import main
 from skclaw.commands.deploy import (
-    credentials_origin,
     parse_pending_migrations,
     previous_stable_version,
     version_id_from,
 )
+from skclaw.credentials import credentials_origin
 from tests.cfemu import CloudflareEmulator, Recorded
 from tests.conftest import REPO_ROOT, SampleProject
 

@@ -25,6 +25,7 @@ import click
 
 from skclaw.cli import Outcome, common_options, run_command
 from skclaw.context import AppContext
+from skclaw.credentials import credentials_origin
 from skclaw.errors import FailedError, RefusedError, SkclawError, WranglerError
 from skclaw.project import DEFAULT_ENV, D1Database, EnvTarget
 from skclaw.secret import SecretValue
@@ -35,7 +36,6 @@ TOTAL_UPLOAD_RE = re.compile(r"Total Upload:\s*([\d.]+ \w+)\s*/\s*gzip:\s*([\d.]
 MIGRATION_ROW_RE = re.compile(r"│\s*(\S+\.sql)\s*│")
 NO_PENDING_MARKER = "No migrations to apply"
 PENDING_MARKER = "Migrations to be applied"
-DOTENV_NAME_RE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=", re.MULTILINE)
 # wrangler 4.x: `deploy --strict` turns its non-interactive "yes" to dashboard drift and to vars
 # shadowing secrets into an abort (exit 1) instead of a silent overwrite.
 STRICT_MINIMUM = (4, 0, 0)
@@ -43,45 +43,6 @@ STRICT_ABORT_MARKER = "Aborting the deployment operation because of conflicts"
 
 
 # ----------------------------------------------------------------------------- preflight pieces
-
-
-def _dotenv_names(directory: Path, env: str) -> set[str]:
-    """Variable names in the `.env*` files wrangler loads into its own environment (names only)."""
-    files = [".env", ".env.local"]
-    if env != DEFAULT_ENV:
-        files += [f".env.{env}", f".env.{env}.local"]
-    names: set[str] = set()
-    for name in files:
-        try:
-            names.update(DOTENV_NAME_RE.findall((directory / name).read_text("utf-8")))
-        except (OSError, UnicodeDecodeError):
-            continue
-    return names
-
-
-def _oauth_state(environ: Mapping[str, str]) -> Path | None:
-    home = Path(environ.get("HOME") or Path.home())
-    xdg = Path(environ.get("XDG_CONFIG_HOME") or home / ".config")
-    for base in (home / ".wrangler", xdg / ".wrangler"):
-        candidate = base / "config" / "default.toml"
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def credentials_origin(environ: Mapping[str, str], wrangler_cwd: Path, env: str) -> str | None:
-    """Where wrangler will find credentials, or None: API token, API key + email (in our
-    environment or a `.env*` file wrangler loads), or the OAuth state of `wrangler login`."""
-    for names, where in (
-        (set(k for k, v in environ.items() if v), "environment"),
-        (_dotenv_names(wrangler_cwd, env), ".env file"),
-    ):
-        if "CLOUDFLARE_API_TOKEN" in names or "CF_API_TOKEN" in names:
-            return f"API token ({where})"
-        if {"CLOUDFLARE_API_KEY", "CLOUDFLARE_EMAIL"} <= names:
-            return f"API key and email ({where})"
-    oauth = _oauth_state(environ)
-    return f"wrangler login ({oauth})" if oauth else None
 
 
 def require_credentials(app: AppContext, env: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import click
@@ -11,6 +10,7 @@ import click
 from skclaw.cli import Outcome, common_options, run_command
 from skclaw.context import AppContext
 from skclaw.errors import SkclawError
+from skclaw.project import DEFAULT_ENV
 
 AUTH_VARIABLES = ("CLOUDFLARE_API_TOKEN", "CLOUDFLARE_API_KEY", "CLOUDFLARE_EMAIL", "CLOUDFLARE_ACCOUNT_ID")
 
@@ -20,16 +20,6 @@ class Check:
     name: str
     status: str  # ok | warn | fail
     detail: str
-
-
-def _oauth_state(environ: dict[str, str]) -> Path | None:
-    home = Path(environ.get("HOME") or Path.home())
-    xdg = Path(environ.get("XDG_CONFIG_HOME") or home / ".config")
-    for base in (home / ".wrangler", xdg / ".wrangler"):
-        candidate = base / "config" / "default.toml"
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 def _check_tools(app: AppContext, checks: list[Check]) -> None:
@@ -50,13 +40,13 @@ def _check_tools(app: AppContext, checks: list[Check]) -> None:
 
 
 def _check_auth(app: AppContext, checks: list[Check]) -> None:
+    from skclaw.credentials import credentials_origin
+
     present = [name for name in AUTH_VARIABLES if app.environ.get(name)]
-    has_token = "CLOUDFLARE_API_TOKEN" in present or {"CLOUDFLARE_API_KEY", "CLOUDFLARE_EMAIL"} <= set(present)
-    oauth = _oauth_state(app.environ)
-    if has_token:
-        checks.append(Check("auth", "ok", "set: " + ", ".join(present)))
-    elif oauth:
-        checks.append(Check("auth", "ok", f"wrangler login state at {oauth}"))
+    origin = credentials_origin(app.environ, app.project_dir, DEFAULT_ENV)
+    if origin:
+        detail = origin + (f"; set: {', '.join(present)}" if present else "")
+        checks.append(Check("auth", "ok", detail))
     else:
         checks.append(Check(
             "auth", "fail", "no CLOUDFLARE_API_TOKEN and no `wrangler login` state; set the token (CI) or log in"

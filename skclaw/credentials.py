@@ -1,0 +1,50 @@
+"""Where wrangler will find Cloudflare credentials (names and paths only, never values)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from skclaw.project import DEFAULT_ENV
+
+DOTENV_NAME_RE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=", re.MULTILINE)
+
+
+def dotenv_names(directory: Path, env: str) -> set[str]:
+    """Variable names in the `.env*` files wrangler loads into its own environment (names only)."""
+    files = [".env", ".env.local"]
+    if env != DEFAULT_ENV:
+        files += [f".env.{env}", f".env.{env}.local"]
+    names: set[str] = set()
+    for name in files:
+        try:
+            names.update(DOTENV_NAME_RE.findall((directory / name).read_text("utf-8")))
+        except (OSError, UnicodeDecodeError):
+            continue
+    return names
+
+
+def oauth_state(environ: Mapping[str, str]) -> Path | None:
+    home = Path(environ.get("HOME") or Path.home())
+    xdg = Path(environ.get("XDG_CONFIG_HOME") or home / ".config")
+    for base in (home / ".wrangler", xdg / ".wrangler"):
+        candidate = base / "config" / "default.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def credentials_origin(environ: Mapping[str, str], wrangler_cwd: Path, env: str) -> str | None:
+    """Where wrangler will find credentials, or None: API token, API key + email (in our
+    environment or a `.env*` file wrangler loads), or the OAuth state of `wrangler login`."""
+    for names, where in (
+        (set(k for k, v in environ.items() if v), "environment"),
+        (dotenv_names(wrangler_cwd, env), ".env file"),
+    ):
+        if "CLOUDFLARE_API_TOKEN" in names or "CF_API_TOKEN" in names:
+            return f"API token ({where})"
+        if {"CLOUDFLARE_API_KEY", "CLOUDFLARE_EMAIL"} <= names:
+            return f"API key and email ({where})"
+    oauth = oauth_state(environ)
+    return f"wrangler login ({oauth})" if oauth else None
