@@ -177,9 +177,7 @@ def _comment_lines(header: str | None) -> list[str]:
 def _format_assignment(key: str, value: str) -> str:
     _check_key(key, pattern=_KEY_RE, target="a dotenv file")
     _check_encodable(key, value, target="a dotenv file")
-    escaped = (
-        value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
-    )
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
     return f'{key}="{escaped}"'
 
 
@@ -302,8 +300,7 @@ def format_dev_vars(values: Mapping[str, str], *, header: str | None = None) -> 
         form = _dev_vars_form(value)
         if form is None:
             raise UsageError(
-                f"The value of {key} cannot be written to .dev.vars so that wrangler reads it "
-                "back unchanged.",
+                f"The value of {key} cannot be written to .dev.vars so that wrangler reads it back unchanged.",
                 hint=(
                     "wrangler's dotenv dialect has no escapes: a value cannot hold all of ' \" ` "
                     "together with a line break, a #, or leading/trailing whitespace; nor a "

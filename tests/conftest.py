@@ -12,7 +12,19 @@ from pathlib import Path
 
 import pytest
 
+from skclaw import process
 from tests.cfemu import CloudflareEmulator
+
+# Real OpenBao, gnome-keyring Secret Service and wrangler's .dev.vars loader.
+pytest_plugins = ["tests.backends"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process_state() -> Iterator[None]:
+    """An in-process Ctrl-C test leaves skclaw's 'no new child' flag set; clear it per test."""
+    process.reset_abort()
+    yield
+    process.reset_abort()
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_WRANGLER = REPO_ROOT / ".tools" / "wrangler-4.86.0" / "node_modules" / ".bin" / "wrangler"

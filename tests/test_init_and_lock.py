@@ -10,12 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.conftest import SampleProject
-from tests.skrun import skclaw
 
 from skclaw.config import load_config
 from skclaw.errors import FailedError
 from skclaw.lock import EnvLocks
+from tests.conftest import SampleProject
+from tests.skrun import skclaw
 
 
 def test_init_from_flags_writes_a_loadable_commented_config(sample_project: SampleProject) -> None:

@@ -64,11 +64,7 @@ class EnvfileSource(SecretSource):
         values = self._load(missing_ok=False)
         assert values is not None
         if keys is None:
-            return {
-                key: SecretValue(value)
-                for key, value in values.items()
-                if not key.endswith(PREVIOUS_SUFFIX)
-            }
+            return {key: SecretValue(value) for key, value in values.items() if not key.endswith(PREVIOUS_SUFFIX)}
         return {key: SecretValue(values[key]) for key in keys if key in values}
 
     def read_previous(self, key: str) -> SecretValue | None:
@@ -81,9 +77,7 @@ class EnvfileSource(SecretSource):
         if not is_dotenv_key(key):
             raise UsageError(f"Cannot store {key!r} in an env file: not a valid key name.")
         if key.endswith(PREVIOUS_SUFFIX):
-            raise UsageError(
-                f"Cannot store {key}: names ending in {PREVIOUS_SUFFIX} hold previous values."
-            )
+            raise UsageError(f"Cannot store {key}: names ending in {PREVIOUS_SUFFIX} hold previous values.")
         path = self.path
         text = self._read_text(path, missing_ok=True)
         current = parse_dotenv(text, filename=str(path)).values if text is not None else {}
@@ -96,9 +90,7 @@ class EnvfileSource(SecretSource):
             updates[key + PREVIOUS_SUFFIX] = old
         if text is None:
             text = _HEADER.format(env=self.context.env)
-        updated = update_dotenv(
-            text, updates, filename=str(path), place_after={key + PREVIOUS_SUFFIX: key}
-        )
+        updated = update_dotenv(text, updates, filename=str(path), place_after={key + PREVIOUS_SUFFIX: key})
         self._replace(path, updated)
 
     # -- file access ---------------------------------------------------------------------------
@@ -123,9 +115,7 @@ class EnvfileSource(SecretSource):
         except IsADirectoryError:
             raise SourceError(f"{path} is a directory, not a secrets file.") from None
         except OSError as exc:
-            raise SourceError(
-                f"Cannot read {path}: {exc.strerror or type(exc).__name__}."
-            ) from None
+            raise SourceError(f"Cannot read {path}: {exc.strerror or type(exc).__name__}.") from None
         self._check_mode(path)
         try:
             return data.decode("utf-8")
@@ -149,19 +139,14 @@ class EnvfileSource(SecretSource):
         with contextlib.suppress(OSError):
             mode = stat.S_IMODE(path.stat().st_mode)
             if mode & 0o077:
-                self._warn(
-                    f"{path} is accessible to group or others (mode {mode:04o}): "
-                    f"run `chmod 600 {path}`."
-                )
+                self._warn(f"{path} is accessible to group or others (mode {mode:04o}): run `chmod 600 {path}`.")
 
     def _replace(self, path: Path, text: str) -> None:
         # Write through a symlink to its target rather than replacing the link.
         target = Path(os.path.realpath(path))
         try:
             _make_private_dirs(target.parent)
-            fd, temporary = tempfile.mkstemp(
-                prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
-            )
+            fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
             try:
                 with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
                     handle.write(text)
@@ -174,9 +159,7 @@ class EnvfileSource(SecretSource):
                     os.unlink(temporary)
                 raise
         except OSError as exc:
-            raise SourceError(
-                f"Cannot write {path}: {exc.strerror or type(exc).__name__}."
-            ) from None
+            raise SourceError(f"Cannot write {path}: {exc.strerror or type(exc).__name__}.") from None
 
 
 def _make_private_dirs(directory: Path) -> None:

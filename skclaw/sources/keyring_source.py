@@ -100,9 +100,7 @@ class KeyringSource(SecretSource):
         for candidate in backends:
             if type(candidate).__module__ == "keyring.backends.SecretService":
                 try:
-                    problem = self._bounded(
-                        partial(_secret_service_problem, candidate), "check the Secret Service"
-                    )
+                    problem = self._bounded(partial(_secret_service_problem, candidate), "check the Secret Service")
                 except SourceError as exc:
                     return exc.message
                 if problem:
@@ -169,16 +167,12 @@ class KeyringSource(SecretSource):
                 "manager) and retry, or choose another source with --source.",
             ) from None
         except keyring.errors.NoKeyringError:
-            raise SourceUnavailableError(
-                f"Cannot {action}: no usable keyring backend.", hint=_INSTRUCTION
-            ) from None
+            raise SourceUnavailableError(f"Cannot {action}: no usable keyring backend.", hint=_INSTRUCTION) from None
         except SourceError:
             raise
         except Exception as exc:  # backends raise anything: D-Bus, OS and library errors
             detail = redact.redact(str(exc))
-            raise SourceError(
-                f"Cannot {action}: {type(exc).__name__}" + (f": {detail}" if detail else "")
-            ) from None
+            raise SourceError(f"Cannot {action}: {type(exc).__name__}" + (f": {detail}" if detail else "")) from None
 
     def _bounded(self, function: Callable[[], _T], action: str) -> _T:
         """Run ``function`` with a deadline: a keyring backend that waits for an unlock prompt
@@ -236,9 +230,7 @@ def _secret_service_problem(backend: Any) -> str | None:
         with closing(secretstorage.dbus_init()) as connection:
             preferred = getattr(backend, "preferred_collection", None)
             collection = (
-                secretstorage.Collection(connection, preferred)
-                if preferred
-                else secretstorage.Collection(connection)
+                secretstorage.Collection(connection, preferred) if preferred else secretstorage.Collection(connection)
             )
             if collection.is_locked():
                 return (

@@ -89,9 +89,7 @@ class VaultSource(SecretSource):
 
     @property
     def url(self) -> str:
-        url = _first(self.context.environ, "VAULT_ADDR", "BAO_ADDR") or self._setting(
-            "url", DEFAULT_URL
-        )
+        url = _first(self.context.environ, "VAULT_ADDR", "BAO_ADDR") or self._setting("url", DEFAULT_URL)
         if not url.startswith(("http://", "https://")):
             raise UsageError(f"The Vault address {url!r} must start with http:// or https://.")
         return url.rstrip("/")
@@ -164,9 +162,7 @@ class VaultSource(SecretSource):
 
     def read(self, keys: Sequence[str] | None) -> dict[str, SecretValue]:
         secret = self._read_secret(version=None, expected=keys)
-        wanted = (
-            secret.data if keys is None else {k: secret.data[k] for k in keys if k in secret.data}
-        )
+        wanted = secret.data if keys is None else {k: secret.data[k] for k in keys if k in secret.data}
         return {key: SecretValue(value) for key, value in wanted.items()}
 
     def read_previous(self, key: str) -> SecretValue | None:
@@ -228,9 +224,7 @@ class VaultSource(SecretSource):
             mount = self._setting("approle_mount", DEFAULT_APPROLE_MOUNT).strip("/")
             try:
                 self._request(
-                    lambda: client.auth.approle.login(
-                        role_id=approle[0], secret_id=approle[1], mount_point=mount
-                    ),
+                    lambda: client.auth.approle.login(role_id=approle[0], secret_id=approle[1], mount_point=mount),
                     action=f"log in with AppRole at auth/{mount}",
                     needs=(),
                 )
@@ -243,9 +237,7 @@ class VaultSource(SecretSource):
         self._client = client
         return client
 
-    def _read_secret(
-        self, *, version: int | None, expected: Sequence[str] | None, missing_ok: bool = False
-    ) -> _Secret:
+    def _read_secret(self, *, version: int | None, expected: Sequence[str] | None, missing_ok: bool = False) -> _Secret:
         """The secret (at ``version``, default the newest). A missing secret is ``version 0``
         when ``missing_ok``; a deleted or destroyed version has empty data and ``version -1``."""
         import hvac.exceptions
@@ -283,9 +275,7 @@ class VaultSource(SecretSource):
                     hint="Undelete it (`bao kv undelete`) or store the secrets again.",
                 )
             return _Secret({}, -1 if version is not None else int(metadata.get("version", 0)))
-        return _Secret(
-            {str(k): _as_text(v) for k, v in data.items()}, int(metadata.get("version", 0))
-        )
+        return _Secret({str(k): _as_text(v) for k, v in data.items()}, int(metadata.get("version", 0)))
 
     def _write_secret(self, data: dict[str, str], *, cas: int) -> bool:
         """Write ``data`` as a new version if the newest is still ``cas``; False if it is not."""
@@ -303,9 +293,7 @@ class VaultSource(SecretSource):
         except hvac.exceptions.InvalidRequest as exc:
             if "check-and-set" in str(exc):
                 return False
-            raise SourceError(
-                f"Cannot write {self.api_path} on {self.url}: {_vault_errors(exc)}."
-            ) from None
+            raise SourceError(f"Cannot write {self.api_path} on {self.url}: {_vault_errors(exc)}.") from None
         return True
 
     def _request(self, call: Callable[[], _T], *, action: str, needs: tuple[str, ...]) -> _T:
