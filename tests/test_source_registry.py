@@ -6,6 +6,7 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import EntryPoint
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -18,7 +19,7 @@ from skclaw.sources.base import SecretSource, SourceContext, known_source_names,
 class MemorySource(SecretSource):
     name = "memory"
     can_enumerate = True
-    store: dict[str, str] = {"PLUGIN_KEY": "plugin-value-123"}
+    store: ClassVar[dict[str, str]] = {"PLUGIN_KEY": "plugin-value-123"}
 
     def describe(self) -> str:
         return "memory (test plugin)"
@@ -78,7 +79,7 @@ def test_a_plugin_source_can_be_configured(plugin: dict[str, EntryPoint], tmp_pa
 
 def test_secret_value_never_shows_itself() -> None:
     value = SecretValue("hunter2-canary-xyz")
-    for text in (repr(value), str(value), f"{value}", f"{value!r}", "%s" % (value,), str([value]),
+    for text in (repr(value), str(value), f"{value}", f"{value!r}", str([value]),
                  str({"k": value})):
         assert "hunter2" not in text
     assert value.reveal() == "hunter2-canary-xyz"
