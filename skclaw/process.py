@@ -107,6 +107,25 @@ def started_argv() -> list[list[str]]:
         return [list(a) for a in _started_argv]
 
 
+def _spawn(
+    argv: list[str], *, cwd: Path | None, env: Mapping[str, str] | None, stdin: int, stdout: int, stderr: int
+) -> subprocess.Popen[bytes]:
+    """Start argv in its own process group and register it so Ctrl-C can kill it."""
+    _check_abort()
+    log.debug("run: %s (cwd=%s)", redact(" ".join(argv)), cwd)
+    try:
+        proc = subprocess.Popen(
+            argv, cwd=cwd, env=dict(env) if env is not None else None,
+            stdin=stdin, stdout=stdout, stderr=stderr, start_new_session=True,
+        )
+    except OSError as exc:
+        raise FileNotFoundError(f"cannot start {argv[0]}: {exc.strerror or exc}") from None
+    with _live_lock:
+        _live.add(proc)
+        _started_argv.append(argv)
+    return proc
+
+
 def run(
     argv: Sequence[str],
     *,
@@ -116,25 +135,12 @@ def run(
     timeout: float = 300.0,
 ) -> Completed:
     """Run argv to completion and capture its output (decoded, redacted)."""
-    _check_abort()
     argv = [str(a) for a in argv]
-    log.debug("run: %s (cwd=%s)", redact(" ".join(argv)), cwd)
     start = time.monotonic()
-    try:
-        proc = subprocess.Popen(
-            argv,
-            cwd=cwd,
-            env=dict(env) if env is not None else None,
-            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-    except OSError as exc:
-        raise FileNotFoundError(f"cannot start {argv[0]}: {exc.strerror or exc}") from None
-    with _live_lock:
-        _live.add(proc)
-        _started_argv.append(argv)
+    proc = _spawn(
+        argv, cwd=cwd, env=env, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
     timed_out = False
     try:
         try:
@@ -169,20 +175,9 @@ def run_streaming(
     """Run argv with its stdout and stderr streamed to our stderr (build commands)."""
     import sys
 
-    _check_abort()
     argv = [str(a) for a in argv]
-    log.debug("run (streaming): %s", redact(" ".join(argv)))
-    try:
-        proc = subprocess.Popen(
-            argv, cwd=cwd, env=dict(env) if env is not None else None,
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    except OSError as exc:
-        raise FileNotFoundError(f"cannot start {argv[0]}: {exc.strerror or exc}") from None
-    with _live_lock:
-        _live.add(proc)
-        _started_argv.append(argv)
+    proc = _spawn(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                  stderr=subprocess.STDOUT)
     deadline = time.monotonic() + timeout
     timer = threading.Timer(timeout, _kill_group, args=(proc,))
     timer.start()

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from skclaw.dotenv import parse_dotenv
 from tests.cfemu import CloudflareEmulator
 from tests.conftest import SampleProject
 from tests.hardening import Proc, child_env, crash_logs, d1_bootstrap, run_skclaw, use_envfile, write_envfile
@@ -141,7 +142,8 @@ class SetPush(Scenario):
 
     def verify(self, ctx: Ctx, env: str) -> None:
         assert ctx.emulator.secrets(ctx.worker(env))["API_TOKEN"] == ctx.notes[env]
-        assert f"API_TOKEN={ctx.notes[env]}" in (ctx.project.path / ".secrets" / f"{env}.env").read_text()
+        stored = parse_dotenv((ctx.project.path / ".secrets" / f"{env}.env").read_text()).values
+        assert stored["API_TOKEN"] == ctx.notes[env]
 
 
 class Rotate(Scenario):
