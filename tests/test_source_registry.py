@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from collections.abc import Sequence
 from importlib.metadata import EntryPoint
@@ -49,12 +50,19 @@ def context(tmp_path: Path) -> SourceContext:
 
 
 def test_builtins_are_not_imported_until_named(tmp_path: Path) -> None:
-    for module in ("skclaw.sources.vault", "skclaw.sources.keyring_source"):
-        sys.modules.pop(module, None)
-    assert {"keyring", "vault", "envfile", "environ"} <= set(known_source_names())
-    assert "skclaw.sources.vault" not in sys.modules
-    source = open_source("environ", {}, context(tmp_path))
-    assert source.name == "environ" and "skclaw.sources.vault" not in sys.modules
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from skclaw.sources.base import SourceContext, known_source_names, open_source\n"
+        "assert {'keyring', 'vault', 'envfile', 'environ'} <= set(known_source_names())\n"
+        "assert 'skclaw.sources.vault' not in sys.modules and 'hvac' not in sys.modules\n"
+        "ctx = SourceContext(env='staging', worker='w', project_dir=Path('.'), environ={})\n"
+        "assert open_source('environ', {}, ctx).name == 'environ'\n"
+        "assert 'skclaw.sources.vault' not in sys.modules and 'keyring' not in sys.modules\n"
+        "print('LAZY-OK')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert done.stdout.strip() == "LAZY-OK", done.stderr
 
 
 def test_entry_point_plugins_load_when_named(plugin: dict[str, EntryPoint], tmp_path: Path) -> None:
