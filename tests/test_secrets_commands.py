@@ -102,7 +102,7 @@ def test_rotate_push_failure_leaves_the_source_with_the_new_value(
     use_envfile(sample_project, ["GATEWAY_TOKEN"])
     (sample_project.path / ".secrets").mkdir()
     (sample_project.path / ".secrets" / "staging.env").write_text("GATEWAY_TOKEN=old\n")
-    emulator.inject_fault("PATCH", r"/settings$", status=500, code=10013, times=-1)
+    emulator.inject_fault("PATCH", r"/(settings|secrets-bulk)$", status=500, code=10013, times=-1)
     run = skclaw(["secrets", "rotate", "GATEWAY_TOKEN", "-e", "staging", "--json"],
                  project=sample_project.path, wrangler=wrangler_bin)
     assert run.code == 1

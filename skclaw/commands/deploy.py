@@ -39,7 +39,8 @@ PENDING_MARKER = "Migrations to be applied"
 # wrangler 4.x: `deploy --strict` turns its non-interactive "yes" to dashboard drift and to vars
 # shadowing secrets into an abort (exit 1) instead of a silent overwrite.
 STRICT_MINIMUM = (4, 0, 0)
-STRICT_ABORT_MARKER = "Aborting the deployment operation because of conflicts"
+# 4.86 says "deployment operation", newer 4.x "upload operation".
+STRICT_ABORT_RE = re.compile(r"Aborting the \w+ operation because of conflicts")
 
 
 # ----------------------------------------------------------------------------- preflight pieces
@@ -366,7 +367,7 @@ def deploy(
             keys=result["secrets"],
             error=exc.message,
         )
-        if STRICT_ABORT_MARKER in exc.message + exc.detail:
+        if STRICT_ABORT_RE.search(exc.message + exc.detail):
             raise FailedError(
                 f"wrangler refused to overwrite changes to {target.worker} made outside wrangler "
                 "(dashboard or API edits, or a config var that would shadow a secret); "
@@ -399,11 +400,9 @@ def deploy(
             keys=result["secrets"],
             error="no version id",
         )
-        return Outcome(
-            result,
-            1,
-            f"wrangler deploy finished without reporting a new version; check `skclaw status --env {env}`",
-        )
+        message = f"wrangler deploy finished without reporting a new version; check `skclaw status --env {env}`"
+        out.error(message)
+        return Outcome(result, 1, message)
     result["status"] = "ok"
     audit.record(
         app.project_dir,
@@ -715,12 +714,12 @@ def rollback(app: AppContext, version_id: str | None, env: str | None, message: 
             versionId=version_id,
             live=_describe_traffic(after),
         )
-        return Outcome(
-            result,
-            1,
+        message = (
             f"wrangler reported the rollback, but {version_id} is not live at "
-            f"100% on {target.worker} (live: {_describe_traffic(after)})",
+            f"100% on {target.worker} (live: {_describe_traffic(after)})"
         )
+        out.error(message)
+        return Outcome(result, 1, message)
     result["status"] = "ok"
     audit.record(
         app.project_dir,
