@@ -23,6 +23,8 @@ SECRET_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TOP_KEYS = {"$schema", "wranglerConfig", "protectedEnvironments", "build", "secrets", "sources", "environments"}
 _SECRETS_KEYS = {"required", "optional", "source"}
 _ENV_KEYS = {"source", "protected"}
+_MAX_UNKNOWN_LISTED = 10
+_MAX_WARNINGS = 20
 
 
 def validate_secret_name(name: str, *, where: str) -> str:
@@ -66,14 +68,26 @@ def find_config(project_dir: Path, explicit: str | None) -> Path | None:
         path = Path(explicit).expanduser()
         if not path.is_absolute():
             path = Path.cwd() / path
-        if not path.is_file():
-            raise ConfigError(f"Config file {path} does not exist.")
+        _check_regular_file(path)
         return path
     for name in CONFIG_NAMES:
         candidate = project_dir / name
-        if candidate.is_file():
+        if candidate.exists() or candidate.is_symlink():
+            _check_regular_file(candidate)
             return candidate
     return None
+
+
+def _check_regular_file(path: Path) -> None:
+    """A directory, pipe or device where the config should be is bad input, not "no config"
+    (and a named pipe must never be opened: reading it would block)."""
+    if path.is_file():
+        return
+    if path.is_dir():
+        raise ConfigError(f"Config file {path} is a directory, not a file.")
+    if path.exists():
+        raise ConfigError(f"Config file {path} is not a regular file.")
+    raise ConfigError(f"Config file {path} does not exist.")
 
 
 class _Reader:
@@ -106,9 +120,14 @@ class _Reader:
         return value
 
     def unknown(self, data: Mapping[str, Any], known: set[str], where: str) -> None:
-        for key in data:
-            if key not in known:
-                self.warnings.append(f"{self.path.name}: unknown key {where}{key} (ignored)")
+        extra = [f"{where}{key}"[:80] for key in data if key not in known]
+        if len(extra) > _MAX_UNKNOWN_LISTED:  # a hostile file must not flood the terminal
+            names = ", ".join(extra[:_MAX_UNKNOWN_LISTED])
+            more = len(extra) - _MAX_UNKNOWN_LISTED
+            self.warnings.append(f"{self.path.name}: unknown keys {names} and {more} more (ignored)")
+            return
+        for key in extra:
+            self.warnings.append(f"{self.path.name}: unknown key {key} (ignored)")
 
 
 def parse_config(data: Any, path: Path) -> SkclawConfig:
@@ -162,6 +181,9 @@ def parse_config(data: Any, path: Path) -> SkclawConfig:
                 hint=f"Known sources: {', '.join(sorted(known))}.",
             )
 
+    warnings = reader.warnings[:_MAX_WARNINGS]
+    if len(reader.warnings) > _MAX_WARNINGS:
+        warnings.append(f"{path.name}: {len(reader.warnings) - _MAX_WARNINGS} more warnings (not shown)")
     return SkclawConfig(
         path=path,
         wrangler_config=wrangler_config,
@@ -173,7 +195,7 @@ def parse_config(data: Any, path: Path) -> SkclawConfig:
         default_source=default_source,
         sources=sources,
         environments=environments,
-        warnings=tuple(reader.warnings),
+        warnings=tuple(warnings),
     )
 
 

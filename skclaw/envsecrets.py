@@ -12,6 +12,8 @@ from skclaw.project import EnvTarget
 from skclaw.secret import SecretValue
 from skclaw.sources.base import SecretSource, SourceContext, open_source
 
+MAX_VALUE_BYTES = 5 * 1024  # Cloudflare's limit for one secret (as `secrets set` checks it)
+
 
 @dataclass
 class EnvSecrets:
@@ -90,6 +92,12 @@ def read_env_secrets(
         required = [k for k in required if k in only]
         optional = [k for k in optional if k in only]
         values = {k: v for k, v in values.items() if k in only}
+    for key, value in values.items():
+        if len(value.reveal().encode("utf-8", "surrogatepass")) > MAX_VALUE_BYTES:
+            raise UsageError(
+                f"The value of {key} in {source.describe()} is larger than {MAX_VALUE_BYTES} bytes, "
+                "Cloudflare's limit for a secret."
+            )
     return EnvSecrets(
         env=env, target=target, source=source, required=required, optional=optional,
         values=values, extra=extra,

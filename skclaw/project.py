@@ -83,6 +83,8 @@ class WranglerProject:
     def resolve(self, env: str) -> EnvTarget:
         block = self._block(env)
         top_name = self.data.get("name")
+        if top_name is not None and not isinstance(top_name, str):
+            raise ConfigError(f"{self.config_path.name}: name must be a string.")
         if env == DEFAULT_ENV:
             worker = top_name
         else:
@@ -144,6 +146,8 @@ def find_wrangler_config(project_dir: Path, configured: str | None) -> Path:
         candidate = project_dir / name
         if candidate.is_file():
             return candidate
+        if candidate.exists():  # a directory or a named pipe (never opened: it would block)
+            raise ConfigError(f"wrangler config {candidate} is not a regular file.")
     raise ConfigError(
         f"No wrangler config (wrangler.json, wrangler.jsonc, wrangler.toml) in {project_dir}.",
         hint="Run skclaw in the Worker project (-C DIR), or set wranglerConfig in .skclaw.jsonc.",
@@ -159,6 +163,8 @@ def load_project(project_dir: Path, configured: str | None) -> WranglerProject:
             raise ConfigError(f"Cannot read wrangler config {path}: {exc}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"wrangler config {path} is not valid TOML: {exc}") from None
+        except RecursionError:
+            raise ConfigError(f"wrangler config {path} is nested too deeply to be read.") from None
     elif path.suffix in (".json", ".jsonc"):
         data = load_jsonc(path, what="wrangler config")
     else:

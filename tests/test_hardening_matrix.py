@@ -219,7 +219,9 @@ class Migrate(Scenario):
         # wrangler's `migrations list` creates d1_migrations (reading state is allowed): count
         # what is recorded in it, not whether it exists.
         tables = ctx.emulator.d1_tables(ctx.d1(env))
-        applied = ctx.emulator.d1_query(ctx.d1(env), "SELECT name FROM d1_migrations") if "d1_migrations" in tables else []
+        applied = []
+        if "d1_migrations" in tables:
+            applied = ctx.emulator.d1_query(ctx.d1(env), "SELECT name FROM d1_migrations")
         return sorted(tables - {"d1_migrations", "sqlite_sequence"}), applied
 
     def verify(self, ctx: Ctx, env: str) -> None:

@@ -22,10 +22,21 @@ def secrets() -> None:
     """Sync, set, rotate and list Worker secrets (names only, values never printed)."""
 
 
+def _read_stdin(key: str) -> str:
+    try:
+        return sys.stdin.read()
+    except UnicodeDecodeError:
+        raise UsageError(f"The value for {key} on stdin is not UTF-8 text; nothing was stored.") from None
+
+
 def _check_value(key: str, value: str) -> None:
     if value == "":
         raise UsageError(f"The value for {key} is empty; nothing was stored.")
-    if len(value.encode("utf-8")) > MAX_VALUE_BYTES:
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:  # undecodable stdin bytes kept as surrogates (C locale)
+        raise UsageError(f"The value for {key} is not UTF-8 text; nothing was stored.") from None
+    if size > MAX_VALUE_BYTES:
         raise UsageError(
             f"The value for {key} is larger than {MAX_VALUE_BYTES} bytes, Cloudflare's limit for a secret."
         )
@@ -171,7 +182,7 @@ def _sync_local(app: AppContext, resolved: list[Any], dry_run: bool) -> Outcome:
 
 def _read_value(app: AppContext, key: str) -> str:
     if not sys.stdin.isatty():
-        value = sys.stdin.read()
+        value = _read_stdin(key)
         if value.endswith("\r\n"):
             value = value[:-2]
         elif value.endswith("\n"):
@@ -290,7 +301,7 @@ def rotate(app: AppContext, key: str, envs: tuple[str, ...], all_envs: bool, nby
 
     stdin_value = None
     if from_stdin:
-        stdin_value = sys.stdin.read().removesuffix("\n").removesuffix("\r")
+        stdin_value = _read_stdin(key).removesuffix("\n").removesuffix("\r")
         _check_value(key, stdin_value)
 
     results: dict[str, Any] = {}
@@ -362,6 +373,7 @@ def list_(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | 
         except SkclawError as exc:
             entry["error"] = exc.message
             failed.append(env)
+            app.output.error(f"{env}: {exc.message}")
             continue
         on_worker: set[str] | None
         try:
@@ -374,6 +386,7 @@ def list_(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | 
             else:
                 entry["error"] = exc.message
                 failed.append(env)
+                app.output.error(f"{env}: {exc.message}")
         rows = [(k, "required") for k in found.required] + [(k, "optional") for k in found.optional]
         rows += [(k, "extra") for k in found.extra]
         if on_worker is not None:

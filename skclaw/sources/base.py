@@ -42,7 +42,13 @@ class SourceContext:
         return {"env": self.env, "worker": self.worker, "project": self.project_dir.name}
 
     def expand(self, template: str) -> str:
+        import string
+
         try:
+            # Plain names only: str.format would also follow "{env.attr}" and "{env[0]}".
+            for _text, name, spec, conversion in string.Formatter().parse(template):
+                if name is not None and (name not in self.placeholders or spec or conversion):
+                    raise KeyError(name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else ""))
             return template.format(**self.placeholders)
         except (KeyError, IndexError, ValueError) as exc:
             raise ConfigError(

@@ -101,6 +101,9 @@ class EnvfileSource(SecretSource):
 
     def _read_text(self, path: Path, *, missing_ok: bool) -> str | None:
         try:
+            if path.exists() and not path.is_file() and not path.is_dir():
+                # A named pipe or a device: opening it could block forever or never end.
+                raise SourceError(f"{path} is not a regular file.")
             data = path.read_bytes()
         except FileNotFoundError:
             if missing_ok:

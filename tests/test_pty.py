@@ -1,0 +1,288 @@
+"""Every prompt in a real pseudo-terminal (pexpect, the installed `.venv/bin/skclaw`).
+
+test_deploy.py and test_migrate.py already drive deploy's y/N and migrate's y/N and typed name;
+this file covers the rest: the secrets y/N gates (yes, no, Ctrl-C, Ctrl-D), typing the env's
+name for a destructive step (right, wrong, Ctrl-D), the hidden `secrets set` prompt asked twice,
+and the `init` wizard and its overwrite question.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from skclaw.dotenv import parse_dotenv
+from tests.cfemu import CloudflareEmulator
+from tests.conftest import SampleProject
+from tests.hardening import SKCLAW_BIN, changes, crash_logs, use_envfile
+
+pexpect = pytest.importorskip("pexpect")
+pytestmark = pytest.mark.pty
+
+DOWN, UP, SPACE, ENTER, CTRL_C, CTRL_D = "\x1b[B", "\x1b[A", " ", "\r", "\x03", "\x04"
+ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+
+
+@dataclass
+class Term:
+    project: SampleProject
+    emulator: CloudflareEmulator
+    wrangler: Path
+    env: dict[str, str]
+    state_home: Path
+
+    def spawn(self, *args: str, timeout: float = 30) -> Any:
+        argv = ["-C", str(self.project.path), "--wrangler", str(self.wrangler), *args]
+        child = pexpect.spawn(
+            str(SKCLAW_BIN), argv, env=self.env, encoding="utf-8", timeout=timeout, dimensions=(40, 120)
+        )
+        child.logfile_read = io.StringIO()
+        return child
+
+    def envfile(self, env: str) -> dict[str, str]:
+        path = self.project.path / ".secrets" / f"{env}.env"
+        return parse_dotenv(path.read_text(), filename=path.name).values if path.exists() else {}
+
+
+def finish(child: Any) -> tuple[int, str]:
+    """Wait for the end (bounded by the child's timeout); exit code and the whole transcript."""
+    child.expect(pexpect.EOF)
+    child.close()
+    transcript = child.logfile_read.getvalue()
+    assert "Traceback" not in transcript, transcript
+    assert child.signalstatus is None, f"killed by signal {child.signalstatus}"
+    return int(child.exitstatus), ANSI.sub("", transcript)
+
+
+@pytest.fixture
+def term(
+    sample_project: SampleProject,
+    emulator: CloudflareEmulator,
+    wrangler_bin: Path,
+    cf_env: dict[str, str],
+    tmp_path: Path,
+) -> Iterator[Term]:
+    values = {env: {"API_TOKEN": f"source-{env}-token-0001"} for env in sample_project.envs}
+    use_envfile(sample_project, values, required=["API_TOKEN"])
+    for env in sample_project.envs:
+        emulator.seed_worker(sample_project.worker(env), secrets={"API_TOKEN": "old", "STALE": "gone-soon"})
+    emulator.clear_requests()
+    env = {k: v for k, v in cf_env.items() if k != "CI"}
+    env.update(TERM="xterm", COLUMNS="120", LINES="40", PROMPT_TOOLKIT_NO_CPR="1",
+               XDG_STATE_HOME=str(tmp_path / "state"))
+    yield Term(sample_project, emulator, wrangler_bin, env, tmp_path / "state")
+    assert crash_logs(tmp_path / "state") == []
+
+
+# ----------------------------------------------------------------------------- y/N
+
+
+@pytest.mark.wrangler
+@pytest.mark.parametrize("answer", ["y", "n"])
+def test_sync_on_production_asks_y_n_after_showing_the_target(answer: str, term: Term) -> None:
+    worker = term.project.worker("production")
+    child = term.spawn("secrets", "sync", "--env", "production")
+    child.expect(f"account: {term.emulator.account_id}")
+    child.expect(f"worker: +{worker}")
+    child.expect(r"overwrite \(1\): API_TOKEN")
+    child.expect(r"Proceed with secrets sync on protected environment production\?")
+    child.send(answer)
+    child.send(ENTER)
+    code, transcript = finish(child)
+    assert "(y/N)" in transcript
+    if answer == "y":
+        assert code == 0, transcript
+        assert term.emulator.secrets(worker)["API_TOKEN"] == "source-production-token-0001"
+    else:
+        assert code == 3, transcript
+        assert "nothing was changed" in transcript
+        assert changes(term.emulator) == [] and term.emulator.secrets(worker)["API_TOKEN"] == "old"
+
+
+@pytest.mark.wrangler
+def test_ctrl_c_at_the_y_n_prompt_is_130_and_changes_nothing(term: Term) -> None:
+    worker = term.project.worker("production")
+    before = term.envfile("production")
+    child = term.spawn("secrets", "rotate", "API_TOKEN", "--env", "production")
+    child.expect(r"Proceed with secrets rotate on protected environment production\?")
+    child.send(CTRL_C)
+    code, transcript = finish(child)
+    assert code == 130, transcript
+    assert "nothing was changed" in transcript
+    assert term.envfile("production") == before  # not even stored in the source
+    assert changes(term.emulator) == [] and term.emulator.secrets(worker)["API_TOKEN"] == "old"
+
+
+def test_ctrl_d_at_the_y_n_prompt_changes_nothing(term: Term) -> None:
+    before = term.envfile("production")
+    child = term.spawn("secrets", "set", "API_TOKEN", "--env", "production", "--push")
+    child.expect(f"worker: +{term.project.worker('production')}")
+    child.expect(r"Proceed with secrets set --push on protected environment production\?")
+    child.send(CTRL_D)
+    code, transcript = finish(child)
+    assert code in (3, 130), transcript
+    assert "Value for API_TOKEN" not in transcript  # the value is never asked for
+    assert term.envfile("production") == before
+    assert term.emulator.requests == []
+
+
+@pytest.mark.wrangler
+def test_destructive_step_on_an_unprotected_env_asks_y_n(term: Term) -> None:
+    worker = term.project.worker("staging")
+    child = term.spawn("secrets", "sync", "--env", "staging", "--prune")
+    child.expect(r"DELETE \(1\): STALE")
+    child.expect("destructive: deletes STALE")
+    child.expect(r"Proceed with secrets sync on environment staging \(deletes STALE\)\?")
+    child.send("n")
+    child.send(ENTER)
+    code, transcript = finish(child)
+    assert code == 3, transcript
+    assert "(y/N)" in transcript and "Type the environment name" not in transcript
+    assert changes(term.emulator) == [] and "STALE" in term.emulator.secrets(worker)
+
+
+# ----------------------------------------------------------------------------- typing the env's name
+
+TYPE_NAME = r"Type the environment name \(production\) to continue:"
+
+
+@pytest.mark.wrangler
+@pytest.mark.parametrize("typed", ["production", "prod"])
+def test_prune_on_production_needs_the_typed_name(typed: str, term: Term) -> None:
+    worker = term.project.worker("production")
+    child = term.spawn("secrets", "sync", "--env", "production", "--prune")
+    child.expect(r"DELETE \(1\): STALE")
+    child.expect(TYPE_NAME)
+    child.send(typed + ENTER)
+    code, transcript = finish(child)
+    assert "(y/N)" not in transcript  # typing the name replaces the y/N question
+    if typed == "production":
+        assert code == 0, transcript
+        assert term.emulator.secrets(worker) == {"API_TOKEN": "source-production-token-0001"}
+    else:
+        assert code == 3, transcript
+        assert "did not match production" in transcript
+        assert changes(term.emulator) == [] and "STALE" in term.emulator.secrets(worker)
+
+
+@pytest.mark.wrangler
+@pytest.mark.parametrize("key", [CTRL_D, CTRL_C], ids=["ctrl-d", "ctrl-c"])
+def test_leaving_the_typed_name_prompt_rolls_nothing_back(key: str, term: Term) -> None:
+    worker = term.project.worker("production")
+    term.emulator.put_secret(worker, "API_TOKEN", "newer")
+    live = term.emulator.current_version_id(worker)
+    term.emulator.clear_requests()
+    child = term.spawn("rollback", "--env", "production")
+    child.expect("live now:")
+    child.expect("D1 is not rolled back")
+    child.expect(TYPE_NAME)
+    child.send(key)
+    code, transcript = finish(child)
+    assert code in ((130,) if key == CTRL_C else (3, 130)), transcript
+    assert term.emulator.current_version_id(worker) == live
+    assert changes(term.emulator) == []
+
+
+# ----------------------------------------------------------------------------- hidden value, twice
+
+
+def test_set_asks_twice_hides_the_value_and_stores_it(term: Term) -> None:
+    value = "hunter2 with spaces & ünïcode"
+    child = term.spawn("secrets", "set", "API_TOKEN", "--env", "staging")
+    child.expect("Value for API_TOKEN:")
+    child.send(value + ENTER)
+    child.expect("Repeat the value for API_TOKEN:")
+    child.send(value + ENTER)
+    code, transcript = finish(child)
+    assert code == 0, transcript
+    assert term.envfile("staging")["API_TOKEN"] == value
+    assert term.envfile("staging")["API_TOKEN__PREVIOUS"] == "source-staging-token-0001"
+    assert value not in transcript and "hunter2" not in transcript  # nothing echoed back
+    assert term.emulator.requests == []  # no --push: Cloudflare is not touched
+
+
+def test_set_with_two_different_values_stores_nothing(term: Term) -> None:
+    before = (term.project.path / ".secrets" / "staging.env").read_bytes()
+    child = term.spawn("secrets", "set", "API_TOKEN", "--env", "staging")
+    child.expect("Value for API_TOKEN:")
+    child.send("first-value" + ENTER)
+    child.expect("Repeat the value for API_TOKEN:")
+    child.send("second-value" + ENTER)
+    code, transcript = finish(child)
+    assert code == 2, transcript
+    assert "The two values for API_TOKEN differ; nothing was stored." in transcript
+    assert "first-value" not in transcript and "second-value" not in transcript
+    assert (term.project.path / ".secrets" / "staging.env").read_bytes() == before
+
+
+def test_ctrl_c_in_the_hidden_prompt_stores_nothing(term: Term) -> None:
+    before = (term.project.path / ".secrets" / "staging.env").read_bytes()
+    child = term.spawn("secrets", "set", "API_TOKEN", "--env", "staging")
+    child.expect("Value for API_TOKEN:")
+    child.send("half-typed")
+    child.send(CTRL_C)
+    code, transcript = finish(child)
+    assert code == 130, transcript
+    assert "half-typed" not in transcript
+    assert (term.project.path / ".secrets" / "staging.env").read_bytes() == before
+
+
+# ----------------------------------------------------------------------------- init
+
+
+def test_init_wizard_writes_what_was_chosen(term: Term) -> None:
+    config = term.project.path / ".skclaw.jsonc"
+    config.unlink()
+    child = term.spawn("init")
+    child.expect("Protected environments:")
+    child.expect("default")  # the last choice is drawn: the list is complete
+    child.send(DOWN + SPACE + ENTER)  # production stays checked; staging is added
+    child.expect("Default secret source:")
+    child.expect("environ")
+    child.send(DOWN + DOWN + ENTER)  # keyring -> vault -> envfile
+    child.expect("Source for production:")
+    child.send(UP + ENTER)  # from the default (envfile) up to vault
+    child.expect("Source for staging:")
+    child.send(ENTER)
+    child.expect("Source for default:")
+    child.send(DOWN + ENTER)  # environ
+    child.expect(r"Required secrets \(moltworker defaults\):")
+    child.expect("MOLTBOT_GATEWAY_TOKEN")
+    child.send(DOWN + SPACE + ENTER)  # uncheck CF_AI_GATEWAY_ACCOUNT_ID
+    child.expect(r"More required secrets \(comma-separated, empty for none\):")
+    child.send("EXTRA_ONE, EXTRA_TWO" + ENTER)
+    child.expect(r"Add CF_AI_GATEWAY_MODEL as optional\?")
+    child.send("y" + ENTER)
+    code, transcript = finish(child)
+    assert code == 0, transcript
+
+    import pyjson5
+
+    written = pyjson5.decode(config.read_text())
+    assert written["protectedEnvironments"] == ["production", "staging"]
+    assert written["secrets"]["source"] == "envfile"
+    assert written["environments"] == {"production": {"source": "vault"}, "default": {"source": "environ"}}
+    assert written["secrets"]["required"] == [
+        "CLOUDFLARE_AI_GATEWAY_API_KEY", "CF_AI_GATEWAY_GATEWAY_ID", "MOLTBOT_GATEWAY_TOKEN", "EXTRA_ONE", "EXTRA_TWO",
+    ]
+    assert written["secrets"]["optional"] == ["CF_AI_GATEWAY_MODEL"]
+    assert ".secrets/" in (term.project.path / ".gitignore").read_text()
+
+
+def test_init_asks_before_overwriting_and_keeps_the_file_on_no(term: Term) -> None:
+    config = term.project.path / ".skclaw.jsonc"
+    before = config.read_text()
+    child = term.spawn("init")
+    child.expect(r"\.skclaw\.jsonc exists\. Overwrite it\?")
+    child.send("n" + ENTER)
+    code, transcript = finish(child)
+    assert code == 3, transcript
+    assert "nothing was written" in transcript
+    assert config.read_text() == before and json.loads(before)["secrets"]["source"] == "envfile"
