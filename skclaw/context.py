@@ -109,8 +109,18 @@ class AppContext:
 
         executable, origin = find_wrangler(self.globals.wrangler, self.environ, self.project_dir)
         self.output.detail(f"wrangler: {executable} (from {origin})")
+        timeout = 300.0
+        raw = self.environ.get("SKCLAW_WRANGLER_TIMEOUT")
+        if raw:
+            try:
+                timeout = float(raw)
+            except ValueError:
+                raise UsageError(f"SKCLAW_WRANGLER_TIMEOUT must be a number of seconds, not {raw!r}.") from None
+            if not 1 <= timeout <= 86400:
+                raise UsageError("SKCLAW_WRANGLER_TIMEOUT must be between 1 and 86400 seconds.")
         return Wrangler(
-            executable, config_path=self.project.config_path, cwd=self.project.directory, environ=self.environ
+            executable, config_path=self.project.config_path, cwd=self.project.directory, environ=self.environ,
+            timeout=timeout,
         )
 
     # -- environments ---------------------------------------------------------------------

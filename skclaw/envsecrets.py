@@ -12,7 +12,7 @@ from skclaw.project import EnvTarget
 from skclaw.secret import SecretValue
 from skclaw.sources.base import SecretSource, SourceContext, open_source
 
-MAX_VALUE_BYTES = 5 * 1024  # Cloudflare's limit for one secret (as `secrets set` checks it)
+MAX_VALUE_BYTES = 5 * 1024  # Cloudflare's limit for one secret
 
 
 @dataclass

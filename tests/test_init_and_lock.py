@@ -95,3 +95,30 @@ def test_a_second_skclaw_run_waits_then_gives_up(sample_project: SampleProject) 
     assert run.code == 1
     assert "locked by another skclaw run" in run.stderr and "secrets sync" in run.stderr
     assert not (sample_project.path / ".secrets" / "staging.env").exists()
+
+
+def test_init_yes_replaces_a_broken_config(sample_project: SampleProject) -> None:
+    config = sample_project.path / ".skclaw.jsonc"
+    config.write_text("{ this is not json")
+    refused = skclaw(["init", "--source", "envfile"], project=sample_project.path)
+    assert refused.code == 3 and "broken" in refused.stderr
+    done = skclaw(["init", "--source", "envfile", "--yes"], project=sample_project.path)
+    assert done.code == 0, done.stderr
+    assert load_config(sample_project.path, None).default_source == "envfile"
+
+
+def test_wrangler_timeout_is_configurable(sample_project: SampleProject, tmp_path: Path) -> None:
+    hang = tmp_path / "wrangler"
+    hang.write_text("#!/bin/sh\ncase \"$1\" in --version) echo 4.86.0;; *) sleep 60;; esac\n")
+    hang.chmod(0o755)
+    (sample_project.path / ".skclaw.jsonc").write_text('{"secrets": {"source": "envfile"}}')
+    (sample_project.path / ".secrets").mkdir()
+    (sample_project.path / ".secrets" / "staging.env").write_text("A=1\n")
+    bad = skclaw(["secrets", "list", "-e", "staging"], project=sample_project.path, wrangler=hang,
+                 env={"SKCLAW_WRANGLER_TIMEOUT": "soon"})
+    assert bad.code == 2 and "SKCLAW_WRANGLER_TIMEOUT" in bad.stderr
+    start = time.monotonic()
+    run = skclaw(["secrets", "list", "-e", "staging"], project=sample_project.path, wrangler=hang,
+                 env={"SKCLAW_WRANGLER_TIMEOUT": "1"})
+    assert run.code == 1 and "timed out" in run.stderr
+    assert time.monotonic() - start < 30

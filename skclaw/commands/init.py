@@ -11,8 +11,8 @@ import click
 from skclaw.cli import Outcome, common_options, run_command
 from skclaw.config import CONFIG_NAMES, validate_secret_name
 from skclaw.context import AppContext
-from skclaw.errors import RefusedError, UsageError
-from skclaw.project import DEFAULT_ENV
+from skclaw.errors import ConfigError, RefusedError, UsageError
+from skclaw.project import DEFAULT_ENV, load_project
 
 MOLTWORKER_REQUIRED = (
     "CLOUDFLARE_AI_GATEWAY_API_KEY",
@@ -108,7 +108,14 @@ def _parse_env_sources(values: tuple[str, ...], envs: list[str]) -> dict[str, st
 def init(app: AppContext, protected: tuple[str, ...], source: str | None, env_source: tuple[str, ...],
          required: tuple[str, ...], optional: tuple[str, ...], moltworker_defaults: bool) -> Outcome:
     """Write .skclaw.jsonc for this Worker project (questions, or flags for scripts)."""
-    project = app.project
+    try:
+        app.config  # noqa: B018 - loads (and validates) the current .skclaw.jsonc
+    except ConfigError as exc:
+        # A broken .skclaw.jsonc is what init may be here to replace: read wrangler's config alone.
+        app.output.warn(f"the current skclaw config is broken: {exc.message}")
+        project = load_project(app.project_dir, None)
+    else:
+        project = app.project
     envs = project.all_envs
     target = app.project_dir / CONFIG_NAMES[0]
     existing = [app.project_dir / n for n in CONFIG_NAMES if (app.project_dir / n).exists()]

@@ -11,10 +11,9 @@ import click
 from skclaw import audit
 from skclaw.cli import Outcome, common_options, run_command
 from skclaw.context import AppContext
+from skclaw.envsecrets import MAX_VALUE_BYTES
 from skclaw.errors import InterruptedRun, RefusedError, SkclawError, UsageError, WranglerError
 from skclaw.secret import SecretValue
-
-MAX_VALUE_BYTES = 5 * 1024  # Cloudflare's limit for one secret
 
 
 @click.group("secrets", context_settings={"help_option_names": ["-h", "--help"]})
@@ -370,6 +369,8 @@ def list_(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | 
         try:
             found = read_env_secrets(app, env, source_override=source)
             entry["source"] = found.source.describe()
+        except UsageError:
+            raise  # bad input is exit 2 for the whole run
         except SkclawError as exc:
             entry["error"] = exc.message
             failed.append(env)
@@ -379,6 +380,8 @@ def list_(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | 
         try:
             on_worker = set(app.wrangler.secret_names(env))
             entry["workerExists"] = True
+        except UsageError:
+            raise
         except SkclawError as exc:
             on_worker = None
             if isinstance(exc, WranglerError) and is_worker_not_found(exc):
