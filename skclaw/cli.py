@@ -262,6 +262,25 @@ def write_crash_log(exc: BaseException) -> Path:
     return path
 
 
+_GLOBAL_OPTIONS_WITH_VALUE = {"--config", "-C", "--wrangler"}
+
+
+def command_name(args: Sequence[str]) -> str:
+    """The command words of argv ("secrets sync"), for an envelope written before click parsed it."""
+    words: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in _GLOBAL_OPTIONS_WITH_VALUE:
+            skip = True
+        elif not arg.startswith("-"):
+            words.append(arg)
+            if arg != "secrets":
+                break
+    return " ".join(words[:2])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -274,7 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             import json
 
             sys.stdout.write(json.dumps({
-                "ok": False, "command": " ".join(a for a in args if not a.startswith("-"))[:80],
+                "ok": False, "command": command_name(args),
                 "exitCode": 2, "result": None, "error": {"kind": "usage", "message": exc.format_message()},
             }) + "\n")
         return int(ExitCode.USAGE)

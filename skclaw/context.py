@@ -137,6 +137,14 @@ class AppContext:
             selected = [DEFAULT_ENV]
         for env in selected:
             self.project.check_env(env)
+        confirm = self.action.confirm_env
+        if confirm is not None and confirm not in selected:
+            from skclaw.errors import RefusedError
+
+            raise RefusedError(
+                f"--confirm-env {confirm} names an environment this run does not touch "
+                f"({', '.join(selected)}); nothing was changed."
+            )
         return selected
 
     def select_env(self, env: str | None) -> str:

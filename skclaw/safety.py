@@ -39,11 +39,7 @@ def request_consent(
     if not consent_required(protected, destructive):
         return GateDecision(False, "none")
     needs_name = protected and destructive
-    flags = app.action
-    if flags.confirm_env is not None and flags.confirm_env != env:
-        raise RefusedError(
-            f"--confirm-env {flags.confirm_env} does not match the environment {env}; nothing was changed."
-        )
+    flags = app.action  # a --confirm-env naming an env outside the run was refused by select_envs
     label = "protected " if protected else ""
     what = f"{action} on {label}environment {env}"
     if destructive_reason:

@@ -82,6 +82,9 @@ def test_usage_errors_exit_2_with_json_envelope(capsys: pytest.CaptureFixture[st
     assert main(["doctor", "--bogus", "--json"]) == 2
     envelope = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert envelope["ok"] is False and envelope["error"]["kind"] == "usage"
+    assert envelope["command"] == "doctor" and envelope["exitCode"] == 2
+    assert main(["-C", ".", "secrets", "sync", "--nope", "--json"]) == 2
+    assert json.loads(capsys.readouterr().out)["command"] == "secrets sync"
 
 
 def test_missing_project_dir_is_usage_error(tmp_path: Path) -> None:
