@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets as _random
 import sys
+from contextlib import nullcontext
 from typing import Any
 
 import click
@@ -131,7 +132,7 @@ def sync(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | N
     todo = [p for p in plans if p.push or p.delete]
     results = {p.env: engine.EnvOutcome(p.worker, "skipped") for p in plans if p not in todo}
     try:
-        with out.console.status("pushing secrets…") if not app.action.json else _nullcontext():
+        with out.console.status("pushing secrets…") if not app.action.json else nullcontext():
             results.update(engine.apply_all(app, todo, method=method, on_done=report))
     except KeyboardInterrupt:
         finished = [env for env, o in results.items() if o.status == "ok"]
@@ -144,14 +145,6 @@ def sync(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | N
     ok_envs = [e for e, o in results.items() if o.status in ("ok", "skipped")]
     failed = [e for e, o in results.items() if o.status == "failed"]
     return _finish(app, {e: o.to_json() for e, o in results.items()}, ok_envs, failed, "secrets sync")
-
-
-class _nullcontext:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *args: object) -> None:
-        return None
 
 
 def _sync_local(app: AppContext, resolved: list[Any], dry_run: bool) -> Outcome:
