@@ -381,13 +381,6 @@ class Wrangler:
     def secret_delete(self, env: str, key: str) -> WranglerResult:
         return self.call(["secret", "delete", key], env=env, what=f"wrangler secret delete {key}")
 
-    def whoami(self) -> dict[str, Any]:
-        done = self._run([str(self.executable), "whoami", "--json"], stdin=None, timeout=60)
-        try:
-            data = json.loads(strip_ansi(done.stdout)[strip_ansi(done.stdout).index("{") :])
-        except ValueError:
-            return {"loggedIn": False}
-        return data if isinstance(data, dict) else {"loggedIn": False}
 
 
 _WORKER_NOT_FOUND_RE = re.compile(r'Worker "[^"]+"(?: \(env: [^)]*\))? not found')

@@ -92,6 +92,15 @@ def sync(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | N
     if local:
         return _sync_local(app, resolved, dry_run)
 
+    if method == "put":
+        # `wrangler secret put` trims trailing whitespace: refuse before anything changes.
+        for s in resolved:
+            for key, value in s.values.items():
+                if value.reveal() != value.reveal().rstrip():
+                    raise UsageError(
+                        f"{s.env}: the value of {key} ends with whitespace, which `wrangler secret put` trims.",
+                        hint="Use --method bulk (the default), which sends values exactly.",
+                    )
     plans = engine.plan_all(app, resolved, prune=prune)
     for plan in plans:
         out.step(f"{plan.env} → {plan.worker} ({plan.secrets.source.describe()})")
