@@ -82,7 +82,9 @@ def bench_sync() -> None:
         versions_before = {e: len(cf.versions(f"bench-{e}")) for e in ENVS}
         t_skclaw = timed([skclaw, "-C", str(root), "--wrangler", str(shim), "secrets", "sync", "--json",
                           *[a for e in ENVS for a in ("-e", e)]], env=env)
-        skclaw_starts = starts.read_text().splitlines()
+        # The counting shim hides wrangler's package.json, so skclaw probes `--version` once through
+        # it; with node_modules/.bin/wrangler it reads the version from package.json instead.
+        skclaw_starts = [line for line in starts.read_text().splitlines() if not line.startswith("--version")]
         skclaw_versions = {e: len(cf.versions(f"bench-{e}")) - versions_before[e] for e in ENVS}
         for e in ENVS:
             got = cf.secrets(f"bench-{e}")
