@@ -56,3 +56,22 @@ def skclaw(
 
 def reset_redaction() -> None:
     redact.forget_all()
+
+
+class Result:
+    """What a capsys-captured in-process run printed (used by the deploy and migrate suites)."""
+
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.code, self.out, self.err = code, out, err
+
+    @property
+    def envelope(self) -> dict[str, Any]:
+        value = json.loads(self.out)
+        assert isinstance(value, dict)
+        return value
+
+    @property
+    def result(self) -> dict[str, Any]:
+        value = self.envelope["result"]
+        assert isinstance(value, dict), self.out
+        return value

@@ -20,26 +20,11 @@ from skclaw.commands.deploy import (
 from skclaw.credentials import credentials_origin
 from tests.cfemu import CloudflareEmulator, Recorded
 from tests.conftest import REPO_ROOT, SampleProject
+from tests.skrun import Result
 
 SKCLAW_BIN = REPO_ROOT / ".venv" / "bin" / "skclaw"
 STAGING, PRODUCTION = "demo-worker-staging", "demo-worker-prod"
 
-
-class Result:
-    def __init__(self, code: int, out: str, err: str) -> None:
-        self.code, self.out, self.err = code, out, err
-
-    @property
-    def envelope(self) -> dict[str, Any]:
-        value = json.loads(self.out)
-        assert isinstance(value, dict)
-        return value
-
-    @property
-    def result(self) -> dict[str, Any]:
-        value = self.envelope["result"]
-        assert isinstance(value, dict)
-        return value
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from skclaw.commands.migrate import (
 )
 from tests.cfemu import CloudflareEmulator, Recorded
 from tests.conftest import REPO_ROOT, SampleProject, run_wrangler_binary
+from tests.skrun import Result
 
 SKCLAW_BIN = REPO_ROOT / ".venv" / "bin" / "skclaw"
 FIRST = "0001_create_users.sql"
@@ -38,22 +39,6 @@ MIGRATIONS_DDL = (
     "applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL)"
 )
 
-
-class Result:
-    def __init__(self, code: int, out: str, err: str) -> None:
-        self.code, self.out, self.err = code, out, err
-
-    @property
-    def envelope(self) -> dict[str, Any]:
-        value = json.loads(self.out)
-        assert isinstance(value, dict)
-        return value
-
-    @property
-    def result(self) -> dict[str, Any]:
-        value = self.envelope["result"]
-        assert isinstance(value, dict), self.out
-        return value
 
 
 @pytest.fixture
