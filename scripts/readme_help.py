@@ -5,37 +5,20 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import click
 from click.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from skclaw.cli import cli  # noqa: E402
+from skclaw.cli import cli, command_paths  # noqa: E402
 
 START, END = "<!-- help:start -->", "<!-- help:end -->"
-
-
-def command_paths() -> list[list[str]]:
-    ctx = click.Context(cli)
-    paths: list[list[str]] = [[]]
-
-    def walk(group: click.Group, prefix: list[str]) -> None:
-        for name in group.list_commands(ctx):
-            command = group.get_command(ctx, name)
-            assert command is not None
-            paths.append([*prefix, name])
-            if isinstance(command, click.Group):
-                walk(command, [*prefix, name])
-
-    walk(cli, [])
-    return paths
 
 
 def render() -> str:
     runner = CliRunner()
     blocks = []
-    for path in command_paths():
+    for path in [[], *command_paths()]:
         result = runner.invoke(cli, [*path, "--help"], prog_name="skclaw", terminal_width=100)
         title = " ".join(["skclaw", *path])
         blocks.append(f"### `{title}`\n\n```text\n{result.output.rstrip()}\n```\n")

@@ -64,6 +64,23 @@ class LazyGroup(click.Group):
                 formatter.write_dl(rows)
 
 
+def command_paths() -> list[list[str]]:
+    """Every subcommand as its words, e.g. ["secrets", "sync"] (for docs and help tests)."""
+    ctx = click.Context(cli)
+    paths: list[list[str]] = []
+
+    def walk(group: click.Group, prefix: list[str]) -> None:
+        for name in group.list_commands(ctx):
+            command = group.get_command(ctx, name)
+            assert command is not None
+            paths.append([*prefix, name])
+            if isinstance(command, click.Group):
+                walk(command, [*prefix, name])
+
+    walk(cli, [])
+    return paths
+
+
 @dataclass
 class RootState:
     config: str | None = None

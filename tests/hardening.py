@@ -15,6 +15,7 @@ from typing import Any
 from skclaw.dotenv import format_dotenv
 from tests.cfemu import CloudflareEmulator, Recorded
 from tests.conftest import REPO_ROOT, SampleProject
+from tests.skrun import Run
 
 SKCLAW_BIN = REPO_ROOT / ".venv" / "bin" / "skclaw"
 # `wrangler d1 migrations list` bootstraps its table; reading state before the gate is allowed.
@@ -64,23 +65,10 @@ def crash_logs(state_home: Path) -> list[Path]:
 
 
 @dataclass
-class Proc:
-    code: int
-    stdout: str
-    stderr: str
+class Proc(Run):
+    """A subprocess run of skclaw, with how long it took."""
+
     seconds: float
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
-
-    @property
-    def envelope(self) -> dict[str, Any]:
-        lines = [line for line in self.stdout.splitlines() if line.strip()]
-        assert len(lines) == 1, f"stdout must hold exactly one JSON object, got: {self.stdout!r}"
-        value = json.loads(lines[0])
-        assert isinstance(value, dict)
-        return value
 
 
 class Hang(AssertionError):

@@ -7,11 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import click
 import pytest
 from click.testing import CliRunner
 
-from skclaw.cli import LAZY_COMMANDS, Outcome, cli, execute, main
+from skclaw.cli import LAZY_COMMANDS, Outcome, cli, command_paths, execute, main
 from skclaw.context import ActionOptions, AppContext, GlobalOptions, decide_interactive
 from skclaw.errors import (
     ConfigError,
@@ -25,29 +24,13 @@ from skclaw.errors import (
 from skclaw.output import Output
 
 
-def all_command_paths() -> list[list[str]]:
-    paths: list[list[str]] = []
-    ctx = click.Context(cli)
-
-    def walk(group: click.Group, prefix: list[str]) -> None:
-        for name in group.list_commands(ctx):
-            command = group.get_command(ctx, name)
-            assert command is not None
-            paths.append([*prefix, name])
-            if isinstance(command, click.Group):
-                walk(command, [*prefix, name])
-
-    walk(cli, [])
-    return paths
-
-
 def test_every_lazy_command_module_exists() -> None:
     """A command listed in LAZY_COMMANDS that cannot be imported would vanish from --help."""
-    listed = {path[0] for path in all_command_paths()}
+    listed = {path[0] for path in command_paths()}
     assert listed == set(LAZY_COMMANDS)
 
 
-@pytest.mark.parametrize("path", all_command_paths(), ids=lambda p: " ".join(p))
+@pytest.mark.parametrize("path", command_paths(), ids=lambda p: " ".join(p))
 def test_every_command_has_help(path: list[str]) -> None:
     result = CliRunner().invoke(cli, [*path, "--help"], catch_exceptions=False)
     assert result.exit_code == 0
