@@ -16,7 +16,6 @@ from skclaw.errors import ConfigError, UsageError
 from skclaw.jsonc import load_jsonc
 
 CONFIG_NAMES = (".skclaw.jsonc", ".skclaw.json")
-DEFAULT_PROTECTED = ("production",)
 DEFAULT_SOURCE = "keyring"
 SECRET_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -45,8 +44,8 @@ class EnvSettings:
 class SkclawConfig:
     path: Path | None = None
     wrangler_config: str | None = None
-    protected_environments: tuple[str, ...] = DEFAULT_PROTECTED
-    protected_explicit: bool = False
+    #: protectedEnvironments as written; None when absent (the policy infers them then)
+    protected_environments: tuple[str, ...] | None = None
     build: str | None = None
     required: tuple[str, ...] = ()
     optional: tuple[str, ...] = ()
@@ -140,8 +139,7 @@ def parse_config(data: Any, path: Path) -> SkclawConfig:
 
     wrangler_config = reader.opt_str(data, "wranglerConfig", "")
     build = reader.opt_str(data, "build", "")
-    protected_explicit = "protectedEnvironments" in data
-    protected = reader.str_list(data, "protectedEnvironments", "") if protected_explicit else DEFAULT_PROTECTED
+    protected = reader.str_list(data, "protectedEnvironments", "") if "protectedEnvironments" in data else None
 
     secrets = reader.obj(data, "secrets", "")
     reader.unknown(secrets, _SECRETS_KEYS, "secrets.")
@@ -188,7 +186,6 @@ def parse_config(data: Any, path: Path) -> SkclawConfig:
         path=path,
         wrangler_config=wrangler_config,
         protected_environments=protected,
-        protected_explicit=protected_explicit,
         build=build,
         required=required,
         optional=optional,
@@ -203,4 +200,4 @@ def load_config(project_dir: Path, explicit: str | None) -> SkclawConfig:
     path = find_config(project_dir, explicit)
     if path is None:
         return SkclawConfig()
-    return parse_config(load_jsonc(path, what="skclaw config"), path)
+    return parse_config(load_jsonc(path, what="skclaw config", unique_keys=True), path)

@@ -8,12 +8,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from skclaw.config import SkclawConfig, load_config
 from skclaw.errors import UsageError
 from skclaw.output import Output
 from skclaw.project import DEFAULT_ENV, EnvTarget, WranglerProject, load_project
+
+if TYPE_CHECKING:
+    from skclaw.policy import ProjectFacts, Protection
 
 
 @dataclass(frozen=True)
@@ -137,14 +140,13 @@ class AppContext:
             selected = [DEFAULT_ENV]
         for env in selected:
             self.project.check_env(env)
-        confirm = self.action.confirm_env
-        if confirm is not None and confirm not in selected:
+        from skclaw import policy
+
+        refusal = policy.confirm_env_outside_run(self.action.confirm_env, selected)
+        if refusal:
             from skclaw.errors import RefusedError
 
-            raise RefusedError(
-                f"--confirm-env {confirm} names an environment this run does not touch "
-                f"({', '.join(selected)}); nothing was changed."
-            )
+            raise RefusedError(refusal)
         return selected
 
     def select_env(self, env: str | None) -> str:
@@ -153,12 +155,44 @@ class AppContext:
     def target(self, env: str) -> EnvTarget:
         return self.project.resolve(env)
 
+    @cached_property
+    def policy_facts(self) -> ProjectFacts:
+        """What the safety policy needs to know about this project (exit 2 for a
+        protectedEnvironments entry that names no env: a typo must not unprotect production)."""
+        from skclaw import policy
+        from skclaw.errors import SkclawError
+
+        project = self.project
+        resources: dict[str, policy.EnvResources] = {}
+        for env in [*project.env_names, DEFAULT_ENV]:
+            try:
+                target = project.resolve(env)
+            except SkclawError:  # e.g. a top level without a name: it addresses no Worker
+                resources[env] = policy.EnvResources(None)
+                continue
+            ids = tuple(db.id for db in target.d1_databases if db.id)
+            resources[env] = policy.EnvResources(target.worker, ids)
+        facts = policy.ProjectFacts(
+            env_blocks=tuple(project.env_names), resources=resources,
+            configured=self.config.protected_environments,
+        )
+        unknown = policy.unknown_protected_envs(facts)
+        if unknown:
+            raise UsageError(
+                f"protectedEnvironments names {', '.join(unknown)}, which {project.config_path.name} does not "
+                "define; a typo there would leave production unprotected.",
+                hint=f"Environments: {', '.join([*project.env_names, DEFAULT_ENV])}. Fix protectedEnvironments "
+                f"in {self.config.path.name if self.config.path else '.skclaw.jsonc'}.",
+            )
+        return facts
+
+    def protection(self, env: str) -> Protection:
+        from skclaw import policy
+
+        return policy.protection(env, self.policy_facts)
+
     def is_protected(self, env: str) -> bool:
-        config = self.config
-        if env in config.protected_environments:
-            return True
-        # Without env blocks, the top level is where production lives.
-        return env == DEFAULT_ENV and not self.project.has_env_blocks and not config.protected_explicit
+        return self.protection(env).protected
 
     def account_label(self, target: EnvTarget) -> str:
         if target.account_id:

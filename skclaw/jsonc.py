@@ -15,7 +15,62 @@ def _line_of(text: str, offset: int) -> int:
     return text.count("\n", 0, max(0, min(offset, len(text)))) + 1
 
 
-def load_jsonc(path: Path, *, what: str) -> Any:
+def duplicate_keys(text: str) -> list[tuple[str, int]]:
+    """(key, line) of every key that repeats within one JSONC object.
+
+    pyjson5 keeps the last of duplicate keys silently; for skclaw's own config a repeated key is
+    a trap (a second ``"protectedEnvironments": []`` would unprotect production), so it is found
+    here with a small scanner that knows strings, comments and nesting.
+    """
+    found: list[tuple[str, int]] = []
+    stack: list[set[str] | None] = []  # a set per open object, None per open array
+    i, n = 0, len(text)
+    pending_key: tuple[str, int] | None = None
+    while i < n:
+        ch = text[i]
+        if ch in "\"'":
+            j = i + 1
+            while j < n and text[j] != ch:
+                j += 2 if text[j] == "\\" else 1
+            value = text[i + 1 : j]
+            pending_key = (value, _line_of(text, i))
+            i = j + 1
+            continue
+        if text.startswith("//", i):
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+            continue
+        if text.startswith("/*", i):
+            j = text.find("*/", i + 2)
+            i = n if j < 0 else j + 2
+            continue
+        if ch == "{":
+            stack.append(set())
+        elif ch == "[":
+            stack.append(None)
+        elif ch in "}]":
+            if stack:
+                stack.pop()
+        elif ch == ":" and pending_key is not None and stack and stack[-1] is not None:
+            key, line = pending_key
+            if key in stack[-1]:
+                found.append((key, line))
+            stack[-1].add(key)
+        elif ch.isalpha() or ch in "_$":  # an unquoted JSON5 key (or true/false/null)
+            j = i
+            while j < n and (text[j].isalnum() or text[j] in "_$"):
+                j += 1
+            pending_key = (text[i:j], _line_of(text, i))
+            i = j
+            continue
+        if not ch.isspace():
+            if ch != ":":
+                pending_key = None
+        i += 1
+    return found
+
+
+def load_jsonc(path: Path, *, what: str, unique_keys: bool = False) -> Any:
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -27,7 +82,7 @@ def load_jsonc(path: Path, *, what: str) -> Any:
     import pyjson5
 
     try:
-        return pyjson5.decode(text)
+        data = pyjson5.decode(text)
     except pyjson5.Json5Exception as exc:
         message = str(exc.args[0]) if exc.args else str(exc)
         where = ""
@@ -40,3 +95,12 @@ def load_jsonc(path: Path, *, what: str) -> Any:
         ) from None
     except (ValueError, TypeError, OverflowError, RecursionError) as exc:
         raise ConfigError(f"{what} {path} could not be parsed: {exc}") from None
+    if unique_keys:
+        repeated = duplicate_keys(text)
+        if repeated:
+            listed = ", ".join(f"{key!r} (line {line})" for key, line in repeated[:5])
+            raise ConfigError(
+                f"{what} {path} repeats key(s) {listed}; only the last would count.",
+                hint="Keep one of each key: a repeated key silently replaces the first.",
+            )
+    return data

@@ -51,8 +51,9 @@ class Output:
 
         self.console.print(markup.format(escape(redact(text))))
 
-    def info(self, text: str) -> None:
-        if self.verbosity >= 0:
+    def info(self, text: str, *, always: bool = False) -> None:
+        """``always``: part of a plan, shown under -q too (a question never comes without it)."""
+        if self.verbosity >= 0 or always:
             self._print("{}", text)
 
     def step(self, text: str) -> None:
@@ -74,10 +75,14 @@ class Output:
         if self.verbosity >= 1:
             self._print("[dim]{}[/dim]", text)
 
-    def banner(self, text: str) -> None:
+    def banner(self, text: str, *, always: bool = False) -> None:
         """A loud label (e.g. LOCAL vs REMOTE target)."""
-        if self.verbosity >= 0:
+        if self.verbosity >= 0 or always:
             self._print("[reverse bold] {} [/reverse bold]", text)
+
+    def destructive(self, text: str) -> None:
+        """A destructive item inside a plan: red and marked, shown under -q too."""
+        self._print("  [red bold]- destructive: {}[/red bold]", text)
 
     def table(self, title: str | None, columns: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
         from rich.table import Table

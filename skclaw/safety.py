@@ -1,8 +1,7 @@
 """The consent gate: skclaw answers its own question before wrangler runs.
 
-Protected env, mutating step: interactively y/N after the target is shown; else --yes.
-Destructive step on a protected env: type the env's name; else --yes --confirm-env ENV.
-Destructive step elsewhere: y/N, or --yes.
+The rules are :func:`skclaw.policy.consent`; this module shows the plan, asks, and turns a
+refusal into :class:`RefusedError` (exit 3).
 """
 
 from __future__ import annotations
@@ -10,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from skclaw import policy
 from skclaw.context import AppContext
 from skclaw.errors import RefusedError
 
@@ -18,10 +18,6 @@ from skclaw.errors import RefusedError
 class GateDecision:
     needed: bool
     how: str  # "none" | "yes-flag" | "confirmed" | "typed-name" | "confirm-env"
-
-
-def consent_required(protected: bool, destructive: bool) -> bool:
-    return protected or destructive
 
 
 def request_consent(
@@ -34,48 +30,46 @@ def request_consent(
     destructive_reason: str = "",
 ) -> GateDecision:
     """Ask (or check flags) for consent; raise RefusedError (exit 3) if not given."""
-    app.lock_env(env)  # every mutating path passes the gate: hold the env from here on
-    protected = app.is_protected(env)
-    if not consent_required(protected, destructive):
+    app.lock_env(env)  # idempotent: mutating runs lock their envs before planning already
+    protection = app.protection(env)
+    decision = policy.consent(
+        env=env, action=action, protection=protection, destructive=destructive,
+        interactive=app.interactive, flags=policy.Flags(app.action.yes, app.action.confirm_env),
+    )
+    if decision.gate is policy.Gate.PROCEED:
         return GateDecision(False, "none")
-    needs_name = protected and destructive
-    flags = app.action  # a --confirm-env naming an env outside the run was refused by select_envs
-    label = "protected " if protected else ""
-    what = f"{action} on {label}environment {env}"
-    if destructive_reason:
-        what += f" ({destructive_reason})"
+    lines = list(target_lines)
+    if protection.shared_with:
+        lines.append(f"protected: {protection.resource} belongs to protected env {protection.shared_with}")
+    if decision.gate is policy.Gate.REFUSE:
+        _show_plan(app, env, action, protection.protected, lines, destructive_reason)
+        raise RefusedError(decision.message, hint=decision.hint)
+    if decision.gate is policy.Gate.GRANTED:
+        if not app.interactive:
+            _show_plan(app, env, action, protection.protected, lines, destructive_reason)
+        return GateDecision(True, decision.how)
 
-    if not app.interactive:
-        if not flags.yes:
-            extra = f" --confirm-env {env}" if needs_name else ""
-            raise RefusedError(
-                f"{what} needs consent and this run is non-interactive; nothing was changed.",
-                hint=f"Re-run with --yes{extra} once you have checked the plan (try --dry-run).",
-            )
-        if needs_name and flags.confirm_env != env:
-            raise RefusedError(
-                f"{what} is destructive and needs --yes --confirm-env {env}; nothing was changed.",
-                hint=f"Re-run with --yes --confirm-env {env} once you have checked the plan.",
-            )
-        return GateDecision(True, "confirm-env" if needs_name else "yes-flag")
-
-    out = app.output
-    out.banner(f"{action.upper()} · {env}{' · PROTECTED' if protected else ''}")
-    for line in target_lines:
-        out.info(f"  {line}")
-    if destructive_reason:
-        out.warn(f"destructive: {destructive_reason}")
+    _show_plan(app, env, action, protection.protected, lines, destructive_reason)
     from skclaw import prompts
 
-    if needs_name:
-        if flags.yes and flags.confirm_env == env:
-            return GateDecision(True, "confirm-env")
+    label = "protected " if protection.protected else ""
+    what = f"{action} on {label}environment {env}"
+    if decision.gate is policy.Gate.ASK_TYPED_NAME:
         typed = prompts.text(f"Type the environment name ({env}) to continue:")
         if typed.strip() != env:
             raise RefusedError(f"The typed name did not match {env}; nothing was changed.")
         return GateDecision(True, "typed-name")
-    if flags.yes:
-        return GateDecision(True, "yes-flag")
     if not prompts.confirm(f"Proceed with {what}?"):
         raise RefusedError(f"Declined: {what}; nothing was changed.")
     return GateDecision(True, "confirmed")
+
+
+def _show_plan(app: AppContext, env: str, action: str, protected: bool, lines: Sequence[str],
+               destructive_reason: str) -> None:
+    """The target and the plan, once, before any question (and in CI logs without one)."""
+    out = app.output
+    out.banner(f"{action.upper()} · {env}{' · PROTECTED' if protected else ''}", always=True)
+    for line in lines:
+        out.info(f"  {line}", always=True)
+    if destructive_reason:
+        out.destructive(destructive_reason)

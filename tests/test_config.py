@@ -22,7 +22,7 @@ def write(path: Path, text: str) -> Path:
 def test_defaults_without_a_config_file(tmp_path: Path) -> None:
     cfg = load_config(tmp_path, None)
     assert cfg.path is None
-    assert cfg.protected_environments == ("production",)
+    assert cfg.protected_environments is None  # absent: the policy infers them
     assert cfg.default_source == "keyring"
     assert cfg.source_for("staging") == "keyring"
 
@@ -37,7 +37,6 @@ def test_jsonc_with_comments_and_trailing_commas(tmp_path: Path) -> None:
     }""")
     cfg = load_config(tmp_path, None)
     assert cfg.protected_environments == ("production", "eu")
-    assert cfg.protected_explicit
     assert cfg.required == ("A_TOKEN",) and cfg.optional == ("B",)
     assert cfg.source_for("production") == "vault"
     assert cfg.source_for("staging") == "envfile"

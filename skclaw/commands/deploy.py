@@ -130,7 +130,10 @@ def check_pending_migrations(app: AppContext, target: EnvTarget) -> list[Migrati
 
 def enforce_migrations(app: AppContext, env: str, checks: Sequence[MigrationCheck], *, refuse_pending: bool) -> None:
     """Warn about pending migrations; with --check-migrations on a protected env, refuse."""
-    enforce = refuse_pending and app.is_protected(env)
+    from skclaw import policy
+
+    protection = app.protection(env)
+    enforce = refuse_pending and protection.protected
     out = app.output
     for check in checks:
         label = f"{check.binding} ({check.name})"
@@ -143,12 +146,10 @@ def enforce_migrations(app: AppContext, env: str, checks: Sequence[MigrationChec
             out.warn(f"could not check pending migrations of {label}: {check.error}")
         elif check.pending:
             names = ", ".join(check.pending)
-            if enforce:
-                raise RefusedError(
-                    f"{env} is protected and {label} has {len(check.pending)} pending remote "
-                    f"migration(s): {names}; nothing was deployed.",
-                    hint=f"Apply them first with `skclaw migrate --env {env} --remote`.",
-                )
+            refusal = policy.pending_migrations_refusal(protection, enforce=refuse_pending,
+                                                        pending=check.pending, label=label)
+            if refusal:
+                raise RefusedError(refusal, hint=f"Apply them first with `skclaw migrate --env {env} --remote`.")
             out.warn(
                 f"{label} has {len(check.pending)} pending remote migration(s): {names}. "
                 f"Apply them with `skclaw migrate --env {env} --remote` if this code needs them."
@@ -290,6 +291,7 @@ def deploy(
         )
     if not dry_run:
         require_credentials(app, env)
+        app.lock_env(env)  # before the preflight reads: what is checked is what gets deployed
 
     def gate() -> None:
         request_consent(app, env=env, action="deploy", target_lines=consent_lines(app, target, result))
@@ -619,6 +621,7 @@ def rollback(app: AppContext, version_id: str | None, env: str | None, message: 
     target = app.target(env)
     app.wrangler.require_minimum()
     require_credentials(app, env)
+    app.lock_env(env)
     lines: list[str] = []
 
     def gate() -> None:

@@ -70,6 +70,7 @@ def _check_env(app: AppContext, env: str) -> dict[str, Any]:
     report: dict[str, Any] = {
         "worker": target.worker,
         "protected": app.is_protected(env),
+        "protection": app.protection(env).reason,
         "d1": [{"binding": d.binding, "name": d.name, "id": d.id} for d in target.d1_databases],
         "source": app.config.source_for(env),
         "sourceReachable": None,
@@ -87,6 +88,30 @@ def _check_env(app: AppContext, env: str) -> dict[str, Any]:
         report["sourceReachable"] = False
         report["error"] = exc.message
     return report
+
+
+def _check_protection(app: AppContext, checks: list[Check]) -> None:
+    """Which envs are protected and why; a warning when none is (DESIGN: Safety policy)."""
+    from skclaw import policy
+
+    try:
+        facts = app.policy_facts
+    except SkclawError as exc:
+        checks.append(Check("protection", "fail", exc.message))
+        return
+    envs = [*facts.env_blocks, DEFAULT_ENV]
+    protected = [p for p in (policy.protection(env, facts) for env in envs) if p.protected]
+    if not protected:
+        checks.append(Check(
+            "protection", "warn",
+            "no environment is protected: every change runs without consent; list production's env in "
+            "protectedEnvironments of .skclaw.jsonc",
+        ))
+        return
+    how = "inferred" if facts.inferred else "protectedEnvironments"
+    names = ", ".join(p.env + (f" (shares {p.resource} with {p.shared_with})" if p.shared_with else "")
+                      for p in protected)
+    checks.append(Check("protection", "ok", f"protected ({how}): {names}"))
 
 
 @click.command("doctor")
@@ -120,6 +145,9 @@ def doctor(app: AppContext, envs: tuple[str, ...]) -> Outcome:
                 ))
             else:
                 checks.append(Check(f"env:{env}", "ok", f"{report['worker']} · {report['source']}"))
+
+    if project is not None:
+        _check_protection(app, checks)
 
     out = app.output
     marks = {"ok": "[green]ok[/green]", "warn": "[yellow]warn[/yellow]", "fail": "[red]FAIL[/red]"}

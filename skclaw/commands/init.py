@@ -98,7 +98,7 @@ def _parse_env_sources(values: tuple[str, ...], envs: list[str]) -> dict[str, st
 @click.command("init")
 @common_options(env=False)
 @click.option("--protected", "protected", multiple=True, metavar="ENV",
-              help="A protected environment (repeatable; default: production).")
+              help="A protected environment (repeatable; default: inferred from the env names).")
 @click.option("--source", type=click.Choice(SOURCES), help="Default secret source [default: keyring].")
 @click.option("--env-source", multiple=True, metavar="ENV=SOURCE", help="Source of one env (repeatable).")
 @click.option("--required", multiple=True, metavar="KEY", help="A required secret (repeatable).")
@@ -137,9 +137,10 @@ def init(app: AppContext, protected: tuple[str, ...], source: str | None, env_so
         req = list(dict.fromkeys([*req, *MOLTWORKER_REQUIRED]))
         opt = list(dict.fromkeys([*opt, *MOLTWORKER_OPTIONAL]))
     env_sources = _parse_env_sources(env_source, envs)
-    protected_envs = list(protected) or [e for e in envs if e == "production"] or (
-        [DEFAULT_ENV] if not project.has_env_blocks else []
-    )
+    from skclaw import policy
+
+    inferred = [e for e in policy.infer_protected(project.env_names) if e in envs]
+    protected_envs = list(protected) or inferred
     default_source = source or "keyring"
 
     asked_anything = bool(protected or source or env_source or required or optional or moltworker_defaults)
@@ -173,6 +174,10 @@ def init(app: AppContext, protected: tuple[str, ...], source: str | None, env_so
             path.unlink()
     ignored = update_gitignore(app.project_dir)
     app.output.success(f"wrote {target.name} ({len(envs)} environments, {len(req)} required secrets)")
+    app.output.info(
+        "protected: " + (", ".join(protected_envs) if protected_envs else "none (every change runs without consent)")
+        + (" (inferred from the env names)" if not protected and protected_envs == inferred else "")
+    )
     if ignored:
         app.output.info(f"added to .gitignore: {', '.join(ignored)}")
     result: dict[str, Any] = {"path": str(target), "environments": envs, "protectedEnvironments": protected_envs,

@@ -396,20 +396,22 @@ def migrate(
     }
     show_target(app, target)
 
-    if target.protected and not remote:
-        how = "--local" if local else "the local default"
+    from skclaw import policy
+
+    refusal = policy.migrate_location_refusal(app.protection(env_name), remote=remote, local_flag=local)
+    if refusal:
+        flag = "" if env_name == DEFAULT_ENV else f" --env {env_name}"
         refuse(
             app,
             target,
             result,
             RefusedError(
-                f"migrate on protected environment {env_name} needs --remote; {how} is "
-                f"refused so that no local copy of {env_name}'s database is made. "
-                "Nothing was run.",
-                hint=f"To migrate {env_name}'s D1 on Cloudflare: "
-                f"skclaw migrate --env {env_name} --remote",
+                refusal,
+                hint=f"To migrate {env_name}'s D1 on Cloudflare: skclaw migrate{flag} --remote",
             ),
         )
+    if not (list_only or dry_run):
+        app.lock_env(env_name)  # before reading what is pending: the plan must still hold at apply
 
     client = D1Client(app, target)
     pending_set = set(client.pending())

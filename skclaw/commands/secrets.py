@@ -77,15 +77,17 @@ def sync(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | N
     if prune and local:
         raise UsageError("--prune has no meaning with --local (the file is rewritten whole).")
     selected = app.select_envs(envs, all_envs)
+    for env in selected:
+        app.target(env)  # bad input (exit 2) before the policy refusal (exit 3)
     if local:
-        for env in selected:
-            app.target(env)  # bad input (exit 2) before the policy refusal (exit 3)
-        protected = [env for env in selected if app.is_protected(env)]
-        if protected:
-            raise RefusedError(
-                f"secrets sync --local refused for protected environment(s) {', '.join(protected)}: "
-                "production secrets never land in a plaintext file. Nothing was read or written."
-            )
+        from skclaw import policy
+
+        refusal = policy.local_sync_refusal([app.protection(env) for env in selected])
+        if refusal:
+            raise RefusedError(refusal)
+    if not dry_run:
+        for env in selected:  # before planning: what is planned is what gets applied
+            app.lock_env(env)
     resolved = engine.resolve_all(app, selected, source=source, only=only)
     out = app.output
 
@@ -289,16 +291,22 @@ def rotate(app: AppContext, key: str, envs: tuple[str, ...], all_envs: bool, nby
             raise UsageError(f"The {store.name} source of {env} is read-only; choose another with --source.")
         stores[env] = (target, store)
 
+    from skclaw.safety import request_consent
+
+    for env in stores:
+        app.lock_env(env)
     if not no_push:
-        from skclaw.safety import request_consent
         from skclaw.sync import worker_names
 
         for env, (target, _store) in stores.items():
             worker_names(app, env, target.worker)  # the Worker must exist before anything changes
-        for env, (target, _store) in stores.items():
-            request_consent(app, env=env, action="secrets rotate",
-                            target_lines=[f"account: {app.account_label(target)}",
-                                          f"worker:  {target.worker}", f"key:     {key} (new value)"])
+    for env, (target, store) in stores.items():
+        # --no-push still writes the env's source of truth: the same consent as a push.
+        where = f"{store.describe()} only (--no-push)" if no_push else f"{store.describe()}, then {target.worker}"
+        request_consent(app, env=env, action="secrets rotate" + (" --no-push" if no_push else ""),
+                        target_lines=[f"account: {app.account_label(target)}",
+                                      f"worker:  {target.worker}", f"key:     {key} (new value)",
+                                      f"writes:  {where}"])
 
     stdin_value = None
     if from_stdin:
