@@ -63,9 +63,8 @@ def duplicate_keys(text: str) -> list[tuple[str, int]]:
             pending_key = (text[i:j], _line_of(text, i))
             i = j
             continue
-        if not ch.isspace():
-            if ch != ":":
-                pending_key = None
+        if not ch.isspace() and ch != ":":
+            pending_key = None
         i += 1
     return found
 

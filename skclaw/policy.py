@@ -16,7 +16,6 @@ table that tests can walk exhaustively.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -214,7 +213,9 @@ def migrate_location_refusal(protection: Protection, *, remote: bool, local_flag
         return None
     how = "--local" if local_flag else "the local default"
     env = protection.env
-    shared = f" ({protection.resource} belongs to protected env {protection.shared_with})" if protection.shared_with else ""
+    shared = ""
+    if protection.shared_with:
+        shared = f" ({protection.resource} belongs to protected env {protection.shared_with})"
     return (f"migrate on protected environment {env}{shared} needs --remote; {how} is refused so that no "
             f"local copy of {env}'s database is made. Nothing was run.")
 

@@ -12,7 +12,7 @@ from skclaw.cli import Outcome, common_options, run_command
 from skclaw.config import CONFIG_NAMES, validate_secret_name
 from skclaw.context import AppContext
 from skclaw.errors import ConfigError, RefusedError, UsageError
-from skclaw.project import DEFAULT_ENV, load_project
+from skclaw.project import load_project
 
 MOLTWORKER_REQUIRED = (
     "CLOUDFLARE_AI_GATEWAY_API_KEY",
