@@ -12,6 +12,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from skclaw.errors import SkclawError
+
 _lock = threading.Lock()
 
 
@@ -21,7 +23,7 @@ def actor() -> str:
 
     try:
         email = process.run(["git", "config", "user.email"], timeout=5).stdout.strip()
-    except FileNotFoundError:
+    except (OSError, process.Aborted):  # no git, or interrupted: the audit is still written
         email = ""
     if email:
         return email
@@ -51,12 +53,28 @@ def record(
         "outcome": outcome,
         **extra,
     }
-    directory = project_dir / ".skclaw"
     with _lock:
         try:
-            directory.mkdir(mode=0o700, exist_ok=True)
-            fd = os.open(directory / "audit.jsonl", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            fd = _open_trail(project_dir)
             with os.fdopen(fd, "a", encoding="utf-8") as handle:
                 handle.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
-        except OSError:
-            pass  # the audit trail must never turn a done change into a failure
+        except (OSError, SkclawError) as exc:
+            # The audit trail must never turn a done change into a failure; the run warns instead.
+            _failures.append(getattr(exc, "message", None) or str(exc))
+
+
+_failures: list[str] = []
+
+
+def _open_trail(project_dir: Path) -> int:
+    from skclaw.statedir import open_state_file
+
+    return open_state_file(project_dir, "audit.jsonl", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+
+
+def take_failures() -> list[str]:
+    """Audit writes that failed since the last call (distinct messages), for one warning."""
+    with _lock:
+        found = list(dict.fromkeys(_failures))
+        _failures.clear()
+    return found

@@ -146,6 +146,21 @@ def _configure_logging(verbosity: int) -> None:
 # -- shared options and the per-command boundary -------------------------------------------------
 
 
+class _Seconds(click.FloatRange):
+    """0..3600 seconds; ``nan`` and ``inf`` are refused (a NaN compares false to both bounds)."""
+
+    name = "seconds"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if number != number:  # NaN
+            self.fail(f"{value!r} is not a number of seconds.", param, ctx)
+        return number
+
+
+SECONDS = _Seconds(0, 3600)
+
+
 def common_options(*, multiple_env: bool = False, acts: bool = True, env: bool = True) -> Callable[[Any], Any]:
     """--env/-e, --json, and for commands that act: --yes/-y, --confirm-env, --non-interactive."""
 
@@ -160,7 +175,7 @@ def common_options(*, multiple_env: bool = False, acts: bool = True, env: bool =
             )(func)
             func = click.option("-y", "--yes", is_flag=True, help="Consent without a prompt (CI).")(func)
             func = click.option(
-                "--lock-timeout", type=click.FloatRange(0, 3600), default=30.0, show_default=True,
+                "--lock-timeout", type=SECONDS, default=30.0, show_default=True,
                 metavar="SECONDS", help="How long to wait for another skclaw run on the same env.",
             )(func)
         if env:
@@ -219,6 +234,8 @@ def run_command(name: str) -> Callable[[Callable[..., Outcome]], Callable[..., i
             )
             try:
                 return execute(app, name, lambda: body(app, **kwargs))
+            except BrokenPipeError:  # before click's own EPIPE handling, which exits 1 silently
+                return _broken_pipe()
             finally:
                 app.close()
 
@@ -228,10 +245,16 @@ def run_command(name: str) -> Callable[[Callable[..., Outcome]], Callable[..., i
 
 
 def execute(app: Any, name: str, call: Callable[[], Outcome]) -> int:
+    from skclaw import process
+
     out = app.output
     try:
         outcome = call()
     except SkclawError as exc:
+        code = int(exc.exit_code)
+        if isinstance(exc, InterruptedRun):
+            process.kill_all_children()
+            code = process.interrupted_exit_code()
         out.error(exc.message)
         if exc.hint:
             out.info(exc.hint)
@@ -239,15 +262,17 @@ def execute(app: Any, name: str, call: Callable[[], Outcome]) -> int:
         if detail and app.globals.verbosity >= 1:
             out.detail(detail)
         partial = getattr(exc, "partial_result", None)
-        out.envelope(name, int(exc.exit_code), partial, {"kind": exc.kind, "message": str(exc)})
-        return int(exc.exit_code)
+        out.envelope(name, code, partial, {"kind": exc.kind, "message": str(exc)})
+        _warn_audit_failures(app)
+        return code
     except KeyboardInterrupt:
-        from skclaw.process import kill_all_children
-
-        kill_all_children()
-        out.error("Interrupted.")
-        out.envelope(name, 130, None, {"kind": "interrupted", "message": "interrupted"})
-        return int(ExitCode.INTERRUPTED)
+        process.kill_all_children()
+        signame = process.signal_name()
+        out.error(f"Interrupted ({signame}); wrangler was stopped.")
+        out.envelope(name, process.interrupted_exit_code(), None,
+                     {"kind": "interrupted", "message": f"interrupted by {signame}"})
+        _warn_audit_failures(app)
+        return process.interrupted_exit_code()
     except Exception as exc:  # the boundary: a bug, reported briefly, with the traceback on disk
         path = write_crash_log(exc)
         out.error(f"skclaw hit an unexpected error ({type(exc).__name__}). Details: {path}")
@@ -258,7 +283,15 @@ def execute(app: Any, name: str, call: Callable[[], Outcome]) -> int:
         kind = outcome.kind or _KIND_BY_CODE.get(outcome.exit_code, "failed")
         error = {"kind": kind, "message": outcome.message or kind}
     out.envelope(name, outcome.exit_code, outcome.result, error, reveal_values=outcome.reveal_values)
+    _warn_audit_failures(app)
     return outcome.exit_code
+
+
+def _warn_audit_failures(app: Any) -> None:
+    from skclaw import audit
+
+    for problem in audit.take_failures():
+        app.output.warn(f"the audit trail could not be written ({problem}); this run is not recorded")
 
 
 def write_crash_log(exc: BaseException) -> Path:
@@ -299,6 +332,16 @@ def command_name(args: Sequence[str]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from skclaw import process
+
+    restore_signals = process.install_signal_handlers()
+    try:
+        return _main(argv)
+    finally:
+        restore_signals()
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         result = cli.main(args=args, prog_name="skclaw", standalone_mode=False)
@@ -318,11 +361,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write("Aborted.\n")
         return int(ExitCode.INTERRUPTED)
     except (KeyboardInterrupt, InterruptedRun):
-        from skclaw.process import kill_all_children
+        from skclaw.process import interrupted_exit_code, kill_all_children
 
         kill_all_children()
         sys.stderr.write("Interrupted.\n")
-        return int(ExitCode.INTERRUPTED)
+        return interrupted_exit_code()
+    except BrokenPipeError:
+        return _broken_pipe()
     if isinstance(result, int):
         return result
     return 0
+
+
+def _broken_pipe() -> int:
+    """stdout was closed by its reader (`skclaw ... | head`): say so on stderr and exit 1 (the
+    result could not be delivered), never a silent exit or a traceback."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's final flush must not fail again
+    except (OSError, ValueError):
+        pass
+    try:
+        sys.stderr.write("skclaw: stdout was closed before the whole result was written (broken pipe).\n")
+    except OSError:
+        pass
+    return int(ExitCode.FAILED)

@@ -16,6 +16,18 @@ def dev_vars_path(config_dir: Path, env: str) -> Path:
     return config_dir / (".dev.vars" if env == DEFAULT_ENV else f".dev.vars.{env}")
 
 
+def check_dev_vars_target(path: Path) -> None:
+    """The file must be replaceable: a directory (or other non-file) there is bad input, found
+    before any env's file is written."""
+    from skclaw.errors import UsageError
+
+    if path.is_symlink() or not path.exists():
+        return  # a symlink is replaced, never followed
+    if not path.is_file():
+        raise UsageError(f"{path.name} exists and is not a file; skclaw writes the env's secrets there.",
+                         hint=f"Move {path} away, then re-run.")
+
+
 def write_dev_vars(path: Path, values: Mapping[str, SecretValue]) -> None:
     """Render first (a value the dialect cannot hold is exit 2 naming the key), then replace."""
     from skclaw.dotenv import format_dev_vars

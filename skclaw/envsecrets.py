@@ -37,6 +37,24 @@ class EnvSecrets:
     def missing_optional(self) -> list[str]:
         return [k for k in self.optional if k not in self.values]
 
+    @property
+    def bad_values(self) -> list[str]:
+        """Keys whose value must never be pushed: empty (an unset CI secret expands to ""),
+        containing NUL, or not UTF-8 text."""
+        return [f"{key} ({why})" for key, value in self.values.items() if (why := value_problem(value.reveal()))]
+
+
+def value_problem(raw: str) -> str | None:
+    if raw == "":
+        return "empty"
+    if "\0" in raw:
+        return "contains a NUL character"
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes kept as surrogates
+        return "not UTF-8 text"
+    return None
+
 
 def open_env_source(app: AppContext, target: EnvTarget, override: str | None = None) -> SecretSource:
     name = override or app.config.source_for(target.name)
@@ -93,7 +111,7 @@ def read_env_secrets(
         optional = [k for k in optional if k in only]
         values = {k: v for k, v in values.items() if k in only}
     for key, value in values.items():
-        if len(value.reveal().encode("utf-8", "surrogatepass")) > MAX_VALUE_BYTES:
+        if len(value.reveal().encode("utf-8", "surrogatepass")) > MAX_VALUE_BYTES:  # named even if not UTF-8
             raise UsageError(
                 f"The value of {key} in {source.describe()} is larger than {MAX_VALUE_BYTES} bytes, "
                 "Cloudflare's limit for a secret."
@@ -105,6 +123,12 @@ def read_env_secrets(
 
 
 def require_complete(secrets: EnvSecrets) -> None:
+    if secrets.bad_values:
+        raise UsageError(
+            f"{secrets.env}: bad secret value(s) in {secrets.source.describe()}: {', '.join(secrets.bad_values)}; "
+            "nothing was changed.",
+            hint="An empty value is usually an unset CI secret; fix the value in the source.",
+        )
     missing = secrets.missing_required
     if missing:
         raise SourceError(

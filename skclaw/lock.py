@@ -25,6 +25,7 @@ class EnvLocks:
     """Locks held by this run, released when the run ends (or the process dies)."""
 
     def __init__(self, project_dir: Path, command: str, timeout: float) -> None:
+        self.project_dir = project_dir
         self.directory = project_dir / ".skclaw" / "locks"
         self.command = command
         self.timeout = timeout
@@ -34,9 +35,13 @@ class EnvLocks:
     def acquire(self, env: str) -> None:
         if env in self._held:
             return
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        from skclaw.statedir import check_state_file, open_state_file
+
+        # A symlinked audit trail is refused here, before anything changes, not after the change.
+        check_state_file(self.project_dir, "audit.jsonl")
         path = self.directory / f"{env}.lock"
-        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held until release()
+        fd = open_state_file(self.project_dir, f"{env}.lock", os.O_RDWR | os.O_CREAT, subdir="locks")
+        handle = os.fdopen(fd, "r+", encoding="utf-8")
         deadline = time.monotonic() + max(0.0, self.timeout)
         while True:
             try:

@@ -122,8 +122,20 @@ class Output:
             "result": result,
             "error": error,
         }
-        text = json.dumps(document, ensure_ascii=False, default=str)
         if not reveal_values:  # only rotate --print-value --json asks to carry values
-            text = redact(text)
+            # Mask inside strings only: masking the serialised text would turn a value that is
+            # also JSON syntax ("true", "name", a year) into broken JSON.
+            document = _redact_strings(json.loads(json.dumps(document, ensure_ascii=False, default=str)))
+        text = json.dumps(document, ensure_ascii=False, default=str)
         self.stdout.write(text + "\n")
         self.stdout.flush()
+
+
+def _redact_strings(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redact_strings(v) for k, v in value.items()}  # keys are field and secret names
+    if isinstance(value, list):
+        return [_redact_strings(v) for v in value]
+    return value

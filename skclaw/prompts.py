@@ -19,8 +19,20 @@ def _ask(question: Any) -> Any:
 
 def confirm(message: str) -> bool:
     import questionary
+    from prompt_toolkit.key_binding import KeyBindings, merge_key_bindings
 
-    return bool(_ask(questionary.confirm(message, default=False, auto_enter=False)))
+    question = questionary.confirm(message, default=False, auto_enter=False)
+    # questionary's y/N swallows every other key, Ctrl-D included: end of input must refuse
+    # (exit 3), never leave the prompt waiting.
+    eof = KeyBindings()
+
+    @eof.add("c-d", eager=True)
+    def _(event: Any) -> None:
+        event.app.exit(exception=EOFError())
+
+    app = question.application
+    app.key_bindings = merge_key_bindings([eof, app.key_bindings]) if app.key_bindings else eof
+    return bool(_ask(question))
 
 
 def text(message: str, default: str = "") -> str:

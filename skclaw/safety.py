@@ -54,6 +54,8 @@ def request_consent(
 
     label = "protected " if protection.protected else ""
     what = f"{action} on {label}environment {env}"
+    if destructive_reason:
+        what += f" ({destructive_reason})"
     if decision.gate is policy.Gate.ASK_TYPED_NAME:
         typed = prompts.text(f"Type the environment name ({env}) to continue:")
         if typed.strip() != env:

@@ -18,7 +18,7 @@ from typing import Any
 from skclaw import audit
 from skclaw.context import AppContext
 from skclaw.envsecrets import EnvSecrets, read_env_secrets
-from skclaw.errors import RefusedError, SkclawError, SourceError, WranglerError
+from skclaw.errors import RefusedError, SkclawError, SourceError, UsageError, WranglerError
 from skclaw.secret import SecretValue
 from skclaw.wrangler import is_worker_not_found
 
@@ -80,6 +80,13 @@ def resolve_all(
 ) -> list[EnvSecrets]:
     """Read every env's source; missing required keys are reported for all envs at once."""
     resolved = [read_env_secrets(app, env, source_override=source, only=only) for env in envs]
+    bad = [f"{s.env}: {', '.join(s.bad_values)} in {s.source.describe()}" for s in resolved if s.bad_values]
+    if bad:
+        raise UsageError(
+            "Bad secret values; nothing was pushed to any environment:\n  " + "\n  ".join(bad),
+            hint="An empty value is usually an unset CI secret (${{ secrets.X }} of a missing X); "
+            "fix the values in their source, then re-run.",
+        )
     problems = [
         f"{s.env}: {', '.join(s.missing_required)} missing from {s.source.describe()}"
         for s in resolved if s.missing_required
@@ -126,24 +133,25 @@ def plan_env(app: AppContext, secrets: EnvSecrets, *, prune: bool) -> EnvPlan:
     return EnvPlan(secrets, on_worker, create, overwrite, delete, skipped)
 
 
-def plan_all(app: AppContext, resolved: Sequence[EnvSecrets], *, prune: bool) -> list[EnvPlan]:
-    """Plan every env in parallel; a refusal or failure here stops the run (nothing changed)."""
+def plan_all(
+    app: AppContext, resolved: Sequence[EnvSecrets], *, prune: bool
+) -> tuple[list[EnvPlan], dict[str, SkclawError]]:
+    """Plan every env in parallel. Envs are independent: one that cannot be planned (API down,
+    auth) is returned as a failure and the others go on; a refusal (a missing Worker) refuses the
+    whole run, before anything changed."""
     with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_ENVS, max(1, len(resolved)))) as pool:
-        futures = [pool.submit(plan_env, app, s, prune=prune) for s in resolved]
+        futures = [(s.env, pool.submit(plan_env, app, s, prune=prune)) for s in resolved]
         plans = []
-        errors: list[SkclawError] = []
-        for future in futures:
+        failures: dict[str, SkclawError] = {}
+        for env, future in futures:
             try:
                 plans.append(future.result())
             except SkclawError as exc:
-                errors.append(exc)
-    refused = [e for e in errors if isinstance(e, RefusedError)]
+                failures[env] = exc
+    refused = [e for e in failures.values() if isinstance(e, RefusedError)]
     if refused:
         raise refused[0]
-    if errors:
-        first = errors[0]
-        raise type(first)(f"Planning failed, nothing was changed: {first.message}", hint=first.hint)
-    return plans
+    return plans, failures
 
 
 def apply_env(app: AppContext, plan: EnvPlan, *, method: str) -> EnvOutcome:
@@ -209,11 +217,10 @@ def apply_all(
         kill_all_children()
         pool.shutdown(wait=True, cancel_futures=True)
         for future, plan in futures.items():
-            if plan.env not in results and future.done() and not future.cancelled():
-                try:
-                    results[plan.env] = future.result()
-                except Exception:
-                    pass
+            # apply_env turns every SkclawError into an outcome; a KeyboardInterrupt raised in a
+            # worker (no new child may start) leaves the env without one: it is reported unfinished.
+            if plan.env not in results and future.done() and not future.cancelled() and future.exception() is None:
+                results[plan.env] = future.result()
         raise
     finally:
         pool.shutdown(wait=False)
@@ -225,3 +232,8 @@ def record_audit(app: AppContext, plan: EnvPlan, outcome: EnvOutcome, command: s
         app.project_dir, command=command, env=plan.env, worker=plan.worker, outcome=outcome.status,
         keys=outcome.pushed, deleted=sorted(outcome.deleted), error=outcome.error,
     )
+
+
+def record_audit_failure(app: AppContext, env: str, outcome: EnvOutcome) -> None:
+    audit.record(app.project_dir, command="secrets sync", env=env, worker=outcome.worker, outcome="failed",
+                 error=outcome.error)

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 
 from skclaw import process
 from skclaw.errors import UsageError, WranglerError, WranglerNotFoundError
+from skclaw.redact import redact
 from skclaw.retry import with_retries
 from skclaw.secret import SecretValue
 
@@ -55,6 +56,44 @@ NETWORK_MARKERS = (
 
 def strip_ansi(text: str) -> str:
     return ANSI_RE.sub("", text)
+
+
+# Every flag skclaw passes. A flag that takes a value is always passed as ``--flag=value``, so a
+# value (a --message, a name from a config) can never become a flag of its own.
+_FLAG_RE = re.compile(r"^--[a-z][a-z0-9-]*$")
+VALUE_FLAGS = frozenset({
+    "--config", "--env", "--message", "--outdir", "--secrets-file", "--command", "--format", "--bookmark",
+    "--timestamp", "--name", "--tag",
+})
+
+
+def flag(name: str, value: str) -> str:
+    """``--name=value``: yargs reads everything after the first ``=`` as the value."""
+    if name not in VALUE_FLAGS:
+        raise ValueError(f"{name} is not a value flag skclaw passes")
+    if "\0" in value:
+        raise UsageError(f"The value of {name} contains a NUL character.")
+    return f"{name}={value}"
+
+
+def positional(value: str, what: str) -> str:
+    """A positional argument wrangler must not read as a flag."""
+    if not value or value.startswith("-") or any(c in value for c in "\0\r\n"):
+        raise UsageError(f"{what} {value!r} cannot be passed to wrangler (empty, starts with '-', or has a "
+                         "control character).")
+    return value
+
+
+def check_argv(args: Sequence[str]) -> None:
+    """Refuse (as a bug) any flag token that is not a plain flag or ``--flag=value``."""
+    for token in args:
+        if not token.startswith("-"):
+            continue
+        name, eq, _value = token.partition("=")
+        if not _FLAG_RE.match(name):
+            raise ValueError(f"argument {token[:40]!r} looks like a flag but is not one skclaw builds")
+        if name in VALUE_FLAGS and not eq:
+            raise ValueError(f"{name} must be passed as {name}=VALUE")
 
 
 @dataclass(frozen=True, order=True)
@@ -237,8 +276,8 @@ def classify_failure(
     lines = [line for line in summary.splitlines() if line.strip()]
     coded = [line for line in lines if CODE_RE.search(line)]
     headline = coded[0] if coded else (lines[0] if lines else f"exit {returncode}")
-    message = f"{what} failed: {headline}"
-    return WranglerError(message, code=code, transient=transient, detail=summary, hint=hint)
+    message = redact(f"{what} failed: {headline}")  # the text leaves skclaw: mask known values
+    return WranglerError(message, code=code, transient=transient, detail=redact(summary), hint=hint)
 
 
 class Wrangler:
@@ -301,11 +340,11 @@ class Wrangler:
             env.update(extra_env)
         try:
             return process.run(argv, cwd=self.cwd, env=env, stdin=stdin, timeout=timeout)
-        except FileNotFoundError as exc:
+        except OSError as exc:  # missing, not executable, ... (process.StartError)
             raise WranglerNotFoundError(str(exc), hint=INSTALL_HINT) from None
 
     def env_args(self, env: str) -> list[str]:
-        return ["--config", str(self.config_path), f"--env={'' if env == DEFAULT_ENV else env}"]
+        return [flag("--config", str(self.config_path)), flag("--env", "" if env == DEFAULT_ENV else env)]
 
     def call(
         self,
@@ -319,6 +358,7 @@ class Wrangler:
         extra_env: Mapping[str, str] | None = None,
     ) -> WranglerResult:
         self.require_minimum()
+        check_argv(args)
         argv = [str(self.executable), *args, *self.env_args(env)]
 
         def attempt() -> WranglerResult:
@@ -346,12 +386,12 @@ class Wrangler:
     # -- secrets -----------------------------------------------------------------------------
     def secret_names(self, env: str) -> list[str]:
         """Names of the secrets on the env's Worker. Raises WranglerError code 10007 if missing."""
-        done = self.call(["secret", "list", "--format", "json"], env=env, what="wrangler secret list")
+        done = self.call(["secret", "list", flag("--format", "json")], env=env, what="wrangler secret list")
         try:
             data = json.loads(done.stdout[done.stdout.index("[") :])
         except ValueError:
             raise WranglerError(
-                "wrangler secret list printed no JSON list", detail=done.stdout[:500]
+                "wrangler secret list printed no JSON list", detail=redact(done.stdout[:500])
             ) from None
         return sorted(str(item["name"]) for item in data if isinstance(item, dict) and "name" in item)
 
@@ -375,11 +415,13 @@ class Wrangler:
                 hint="Use --method bulk (the default), which sends the value exactly.",
             )
         return self.call(
-            ["secret", "put", key], env=env, stdin=raw.encode("utf-8"), what=f"wrangler secret put {key}"
+            ["secret", "put", positional(key, "secret name")], env=env, stdin=raw.encode("utf-8"),
+            what=f"wrangler secret put {key}",
         )
 
     def secret_delete(self, env: str, key: str) -> WranglerResult:
-        return self.call(["secret", "delete", key], env=env, what=f"wrangler secret delete {key}")
+        return self.call(["secret", "delete", positional(key, "secret name")], env=env,
+                         what=f"wrangler secret delete {key}")
 
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -186,10 +188,12 @@ def test_with_secrets_ships_code_and_secrets_as_one_version(
     assert versions[-1]["secrets"] == {"API_TOKEN": value}
     assert emulator.current_version_id(STAGING) == run.result["versionId"]
     assert run.result["secrets"] == ["API_TOKEN"]
-    deploys = [a for a in process.started_argv()[started_before:] if "--secrets-file" in a]
+    deploys = [a for a in process.started_argv()[started_before:] if any(t.startswith("--secrets-file=") for t in a)]
     assert len(deploys) == 1
-    secrets_file = Path(deploys[0][deploys[0].index("--secrets-file") + 1])
-    assert not secrets_file.exists() and not secrets_file.parent.exists()
+    secrets_arg = next(t for t in deploys[0] if t.startswith("--secrets-file="))
+    # In memory only: a memfd of this very process, handed over by /proc path, closed afterwards.
+    assert re.fullmatch(rf"--secrets-file=/proc/{os.getpid()}/fd/\d+", secrets_arg), secrets_arg
+    assert not Path(secrets_arg.partition("=")[2]).exists()
     assert value not in run.out + run.err
     assert "secret list" not in " ".join(" ".join(a) for a in process.started_argv()[started_before:])
 

@@ -127,7 +127,8 @@ def test_ctrl_d_at_the_y_n_prompt_changes_nothing(term: Term) -> None:
     child.expect(r"Proceed with secrets set --push on protected environment production\?")
     child.send(CTRL_D)
     code, transcript = finish(child)
-    assert code in (3, 130), transcript
+    assert code == 3, transcript  # end of input refuses; it never keeps waiting
+    assert "No answer (end of input); nothing was changed." in transcript
     assert "Value for API_TOKEN" not in transcript  # the value is never asked for
     assert term.envfile("production") == before
     assert term.emulator.requests == []
@@ -151,6 +152,30 @@ def test_destructive_step_on_an_unprotected_env_asks_y_n(term: Term) -> None:
 # ----------------------------------------------------------------------------- typing the env's name
 
 TYPE_NAME = r"Type the environment name \(production\) to continue:"
+
+
+@pytest.mark.wrangler
+def test_yes_alone_at_a_terminal_still_needs_the_typed_name_for_a_protected_prune(term: Term) -> None:
+    worker = term.project.worker("production")
+    child = term.spawn("secrets", "sync", "--env", "production", "--prune", "--yes")
+    child.expect(r"DELETE \(1\): STALE")
+    child.expect(TYPE_NAME)
+    child.send("staging" + ENTER)
+    code, transcript = finish(child)
+    assert code == 3, transcript
+    assert "did not match production" in transcript
+    assert changes(term.emulator) == [] and "STALE" in term.emulator.secrets(worker)
+
+
+@pytest.mark.wrangler
+def test_quiet_still_shows_the_target_before_the_question(term: Term) -> None:
+    worker = term.project.worker("production")
+    child = term.spawn("-q", "secrets", "sync", "--env", "production")
+    child.expect(f"worker: +{worker}")
+    child.expect(r"Proceed with secrets sync on protected environment production\?")
+    child.send("n" + ENTER)
+    code, transcript = finish(child)
+    assert code == 3 and f"account: {term.emulator.account_id}" in transcript
 
 
 @pytest.mark.wrangler
@@ -185,7 +210,7 @@ def test_leaving_the_typed_name_prompt_rolls_nothing_back(key: str, term: Term) 
     child.expect(TYPE_NAME)
     child.send(key)
     code, transcript = finish(child)
-    assert code in ((130,) if key == CTRL_C else (3, 130)), transcript
+    assert code == (130 if key == CTRL_C else 3), transcript
     assert term.emulator.current_version_id(worker) == live
     assert changes(term.emulator) == []
 

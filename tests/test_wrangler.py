@@ -36,8 +36,8 @@ def test_secret_list_through_the_real_wrangler(
     # CLOUDFLARE_ENV is scrubbed and --env is explicit, so staging is what is listed
     assert w.secret_names("staging") == ["A_KEY", "B_KEY"]
     argv = process.started_argv()[-1]
-    assert argv[1:4] == ["secret", "list", "--format"]
-    assert "--config" in argv and str(sample_project.config_path) in argv and "--env=staging" in argv
+    assert argv[1:4] == ["secret", "list", "--format=json"]
+    assert f"--config={sample_project.config_path}" in argv and "--env=staging" in argv
 
 
 def test_429_is_transient_and_403_permanent(

@@ -13,6 +13,7 @@ import os
 import re
 import shlex
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +30,7 @@ from skclaw.credentials import credentials_origin
 from skclaw.errors import FailedError, RefusedError, SkclawError, WranglerError
 from skclaw.project import DEFAULT_ENV, D1Database, EnvTarget
 from skclaw.secret import SecretValue
+from skclaw.wrangler import flag, positional
 
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 CURRENT_VERSION_RE = re.compile(r"Current Version ID:\s*([0-9a-fA-F-]{32,36})")
@@ -115,7 +117,7 @@ def check_pending_migrations(app: AppContext, target: EnvTarget) -> list[Migrati
             continue
         try:
             done = app.wrangler.call(
-                ["d1", "migrations", "list", db.binding, "--remote"],
+                ["d1", "migrations", "list", positional(db.binding, "D1 binding"), "--remote"],
                 env=target.name,
                 what=f"wrangler d1 migrations list {db.binding}",
             )
@@ -172,7 +174,7 @@ def run_build(app: AppContext) -> str | None:
     app.output.step(f"build: {command}")
     try:
         code = process.run_streaming(argv, cwd=app.project_dir, env=app.environ)
-    except FileNotFoundError as exc:
+    except OSError as exc:
         raise FailedError(
             f"The build command could not start: {exc}; nothing was deployed.",
             hint="Fix `build` in .skclaw.jsonc (it runs without a shell: use `sh -c '…'` for one), "
@@ -188,14 +190,30 @@ def run_build(app: AppContext) -> str | None:
 
 @contextmanager
 def secrets_file(values: Mapping[str, SecretValue]) -> Iterator[Path]:
-    """A 0600 JSON file of the values in a 0700 temp directory, removed afterwards however the
-    deploy ends."""
+    """A file of the values as JSON, for `wrangler deploy --secrets-file`, gone afterwards however
+    the deploy ends (signals included).
+
+    On Linux it is a memfd handed over as ``/proc/<pid>/fd/<n>``: the values never touch a disk
+    (``/dev/fd/<n>`` would not do: wrangler re-executes itself, and the child's fd table differs).
+    Elsewhere a 0600 file in a 0700 temporary directory, removed on every exit path.
+    """
+    data = json.dumps({key: value.reveal() for key, value in values.items()}, ensure_ascii=False).encode("utf-8")
+    if sys.platform.startswith("linux") and hasattr(os, "memfd_create"):
+        fd = os.memfd_create("skclaw-secrets", os.MFD_CLOEXEC)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            yield Path(f"/proc/{os.getpid()}/fd/{fd}")
+        finally:
+            os.close(fd)
+        return
     directory = Path(tempfile.mkdtemp(prefix="skclaw-deploy-"))
     path = directory / "secrets.json"
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump({key: value.reveal() for key, value in values.items()}, handle, ensure_ascii=False)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
         yield path
     finally:
         shutil.rmtree(directory, ignore_errors=True)
@@ -350,12 +368,12 @@ def deploy(
 
     args = ["deploy", *_strict_args(app)]
     if message:
-        args += ["--message", message]
+        args.append(flag("--message", message))
     out.step(f"deploying {target.worker} ({env})")
     try:
         with ExitStack() as stack:
             if with_secrets:
-                args += ["--secrets-file", str(stack.enter_context(secrets_file(values)))]
+                args.append(flag("--secrets-file", str(stack.enter_context(secrets_file(values)))))
             # No retry: a failed deploy may already have created a version; wrangler itself
             # retries the upload on 5xx.
             done = wrangler.call(args, env=env, what="wrangler deploy", retry=False)
@@ -455,7 +473,7 @@ def _dry_run(app: AppContext, target: EnvTarget, result: dict[str, Any]) -> Outc
     with tempfile.TemporaryDirectory(prefix="skclaw-dry-run-") as tmp:
         outdir = Path(tmp) / "out"
         done = app.wrangler.call(
-            ["deploy", "--dry-run", "--outdir", str(outdir)],
+            ["deploy", "--dry-run", flag("--outdir", str(outdir))],
             env=target.name,
             what="wrangler deploy --dry-run",
             retry=False,
@@ -684,9 +702,9 @@ def rollback(app: AppContext, version_id: str | None, env: str | None, message: 
         for line in lines:
             out.info(f"  {line}")
 
-    args = ["rollback", version_id]
+    args = ["rollback", positional(version_id, "version id")]
     if message:
-        args += ["--message", message]
+        args.append(flag("--message", message))
     out.step(f"rolling {target.worker} ({env}) back to {version_id}")
     try:
         done = app.wrangler.call(args, env=env, what="wrangler rollback", retry=False)

@@ -35,7 +35,7 @@ def _check_tools(app: AppContext, checks: list[Check]) -> None:
         done = process.run(["node", "--version"], env=app.environ, timeout=30)
         status = "ok" if done.returncode == 0 else "fail"
         checks.append(Check("node", status, done.stdout.strip() or done.stderr.strip()))
-    except FileNotFoundError:
+    except OSError:
         checks.append(Check("node", "fail", "node is not on PATH; install Node.js 20+"))
 
 

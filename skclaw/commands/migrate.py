@@ -38,6 +38,7 @@ from skclaw.errors import (
     WranglerError,
 )
 from skclaw.project import DEFAULT_ENV, D1Database, EnvTarget
+from skclaw.wrangler import flag, positional
 
 if TYPE_CHECKING:
     from skclaw.migrations_lint import Finding
@@ -255,7 +256,7 @@ class D1Client:
     def __init__(self, app: AppContext, target: Target) -> None:
         self._wrangler = app.wrangler
         self._target = target
-        self._db = target.database.binding
+        self._db = positional(target.database.binding, "D1 binding")
         self._location = "--remote" if target.remote else "--local"
 
     def _call(self, args: Sequence[str], what: str, *, retry: bool = True) -> WranglerResult:
@@ -278,7 +279,7 @@ class D1Client:
         sql = f"SELECT name, sha256 FROM {CHECKSUM_TABLE}"
         try:
             done = self._call(
-                ["d1", "execute", self._db, self._location, "--command", sql],
+                ["d1", "execute", self._db, self._location, flag("--command", sql)],
                 f"reading {CHECKSUM_TABLE}",
             )
         except WranglerError as exc:
@@ -317,8 +318,7 @@ class D1Client:
                 self._db,
                 self._location,
                 "--yes",
-                "--command",
-                checksum_sql(hashes, applied_at),
+                flag("--command", checksum_sql(hashes, applied_at)),
             ],
             f"recording checksums in {CHECKSUM_TABLE}",
         )

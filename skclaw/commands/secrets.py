@@ -103,7 +103,9 @@ def sync(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | N
                         f"{s.env}: the value of {key} ends with whitespace, which `wrangler secret put` trims.",
                         hint="Use --method bulk (the default), which sends values exactly.",
                     )
-    plans = engine.plan_all(app, resolved, prune=prune)
+    plans, planning_failures = engine.plan_all(app, resolved, prune=prune)
+    for env, exc in planning_failures.items():
+        out.error(f"{env}: could not be planned: {exc.message}")
     for plan in plans:
         out.step(f"{plan.env} → {plan.worker} ({plan.secrets.source.describe()})")
         for line in plan.lines():
@@ -111,9 +113,17 @@ def sync(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | N
         if plan.prune_skipped_reason:
             out.warn(f"{plan.env}: not pruning: {plan.prune_skipped_reason}")
 
+    unplanned = {
+        s.env: engine.EnvOutcome(s.target.worker, "failed", error=f"planning failed: {planning_failures[s.env]}")
+        for s in resolved if s.env in planning_failures
+    }
     if dry_run:
         planned = {p.env: engine.EnvOutcome(p.worker, "dry-run", extra={
             "plan": {"create": p.create, "overwrite": p.overwrite, "delete": p.delete}}).to_json() for p in plans}
+        planned.update({env: o.to_json() for env, o in unplanned.items()})
+        if unplanned:
+            message = f"secrets sync --dry-run could not plan {', '.join(unplanned)} (a dry run still reads Cloudflare)"
+            return Outcome({"environments": planned, "dryRun": True}, 1, message)
         out.success("dry run: nothing was changed")
         return Outcome({"environments": planned, "dryRun": True})
 
@@ -140,12 +150,20 @@ def sync(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | N
         else:
             out.error(f"{plan.env}: {outcome.error}")
 
+    for env, o in unplanned.items():
+        engine.record_audit_failure(app, env, o)
     todo = [p for p in plans if p.push or p.delete]
     results = {p.env: engine.EnvOutcome(p.worker, "skipped") for p in plans if p not in todo}
+    results.update(unplanned)
     try:
         with out.console.status("pushing secrets…") if not app.action.json else nullcontext():
             results.update(engine.apply_all(app, todo, method=method, on_done=report))
     except KeyboardInterrupt:
+        for plan in todo:
+            if plan.env not in results:
+                results[plan.env] = engine.EnvOutcome(plan.worker, "failed", error="interrupted; wrangler was stopped")
+                engine.record_audit(app, plan, engine.EnvOutcome(plan.worker, "interrupted",
+                                                                 error="interrupted; wrangler was stopped"))
         finished = [env for env, o in results.items() if o.status == "ok"]
         interrupted = InterruptedRun(
             "Interrupted; wrangler was stopped. "
@@ -153,19 +171,21 @@ def sync(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | N
         )
         interrupted.partial_result = {"environments": {e: o.to_json() for e, o in results.items()}}
         raise interrupted from None
-    ok_envs = [e for e, o in results.items() if o.status in ("ok", "skipped")]
+    changed = [e for e, o in results.items() if o.status == "ok"]
     failed = [e for e, o in results.items() if o.status == "failed"]
-    return _finish(app, {e: o.to_json() for e, o in results.items()}, ok_envs, failed, "secrets sync")
+    ordered = {s.env: results[s.env].to_json() for s in resolved if s.env in results}
+    return _finish(app, ordered, changed, failed, "secrets sync")
 
 
 def _sync_local(app: AppContext, resolved: list[Any], dry_run: bool) -> Outcome:
-    from skclaw.devvars import dev_vars_path, write_dev_vars
+    from skclaw.devvars import check_dev_vars_target, dev_vars_path, write_dev_vars
     from skclaw.dotenv import format_dev_vars
 
     config_dir = app.project.directory
     # Render every file first: an unrepresentable value fails the run before any file is written.
     for s in resolved:
         format_dev_vars({k: v.reveal() for k, v in s.values.items()})
+        check_dev_vars_target(dev_vars_path(config_dir, s.env))
     results: dict[str, Any] = {}
     for s in resolved:
         path = dev_vars_path(config_dir, s.env)

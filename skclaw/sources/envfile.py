@@ -123,8 +123,12 @@ class EnvfileSource(SecretSource):
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise SourceError(
-                f"{path} is not UTF-8 text (invalid byte at offset {exc.start}).",
+            line_no = data.count(b"\n", 0, exc.start) + 1
+            line = data.splitlines()[line_no - 1] if data.splitlines() else b""
+            key = line.split(b"=", 1)[0].strip().removeprefix(b"export ").strip().decode("ascii", "replace")
+            raise UsageError(
+                f"{self.context.env}: the value of {key} in {path} is not UTF-8 text "
+                f"(line {line_no}, byte {exc.start}); nothing was changed.",
                 hint="Save the file as UTF-8.",
             ) from None
 
