@@ -261,7 +261,7 @@ def test_sigterm_during_deploy_with_secrets_leaves_no_file(
                  "--with-secrets", "--skip-build", "--yes", "--json")
     wait_for(lambda: len(emulator.requests_to("POST", r"/versions")) == 1)
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=30)
+    _, err = proc.communicate(timeout=30)
     assert proc.returncode == 143, err.decode()
     leftovers = [p for p in tmpdir.rglob("*") if "skclaw" in p.name or p.name == "secrets.json"]
     assert leftovers == []
