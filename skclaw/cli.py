@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from skclaw import __version__
-from skclaw.errors import ExitCode, InterruptedRun, SkclawError
+from skclaw.errors import Cancelled, ExitCode, InterruptedRun, SkclawError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -255,7 +255,10 @@ def execute(app: Any, name: str, call: Callable[[], Outcome]) -> int:
         if isinstance(exc, InterruptedRun):
             process.kill_all_children()
             code = process.interrupted_exit_code()
-        out.error(exc.message)
+        if isinstance(exc, Cancelled):
+            out.info(exc.message, always=True)
+        else:
+            out.error(exc.message)
         if exc.hint:
             out.info(exc.hint)
         detail = getattr(exc, "detail", "")

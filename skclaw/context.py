@@ -42,13 +42,29 @@ def ci_detected(environ: Mapping[str, str]) -> bool:
     return value is not None and value.strip().lower() != "false"
 
 
+def noninteractive_reason(
+    action: ActionOptions, environ: Mapping[str, str], stdin_tty: bool, stderr_tty: bool
+) -> str | None:
+    """Why this run cannot ask (None: it can). DESIGN.md: --non-interactive, --json, CI set (not
+    false), or stdin or stderr not a terminal. Prompts and plans render on stderr, so stdout may be
+    piped (`skclaw ... | tee log`) and the run still asks."""
+    if action.non_interactive:
+        return "--non-interactive was given"
+    if action.json:
+        return "--json was given"
+    if ci_detected(environ):
+        return f"CI is set (CI={environ.get('CI')})"
+    if not stdin_tty:
+        return "stdin is not a terminal"
+    if not stderr_tty:
+        return "stderr is not a terminal"
+    return None
+
+
 def decide_interactive(
-    action: ActionOptions, environ: Mapping[str, str], stdin_tty: bool, stdout_tty: bool
+    action: ActionOptions, environ: Mapping[str, str], stdin_tty: bool, stderr_tty: bool
 ) -> bool:
-    """DESIGN.md: non-interactive with --non-interactive, --json, CI set (not false), or no TTY."""
-    return not (
-        action.non_interactive or action.json or ci_detected(environ) or not stdin_tty or not stdout_tty
-    )
+    return noninteractive_reason(action, environ, stdin_tty, stderr_tty) is None
 
 
 class AppContext:
@@ -71,11 +87,12 @@ class AppContext:
             color=globals_.color and "NO_COLOR" not in self.environ,
             verbosity=globals_.verbosity,
         )
+        reason = noninteractive_reason(action, self.environ, sys.stdin.isatty(), sys.stderr.isatty())
         if interactive is None:
-            interactive = decide_interactive(
-                action, self.environ, sys.stdin.isatty(), sys.stdout.isatty()
-            )
+            interactive = reason is None
         self.interactive = interactive
+        #: why the run is non-interactive, for refusals ("stdin is not a terminal")
+        self.noninteractive_reason = None if interactive else (reason or "non-interactive")
         self._locks: Any = None
 
     def lock_env(self, env: str) -> None:

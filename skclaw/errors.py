@@ -58,6 +58,10 @@ class RefusedError(SkclawError):
     kind = "refused"
 
 
+class Cancelled(RefusedError):
+    """Exit 3: the user said no. Their own choice, not an error: shown without ``error:``."""
+
+
 class SourceError(FailedError):
     """A secret source could not be read or written."""
 

@@ -132,6 +132,7 @@ class Gate(Enum):
 class Flags:
     yes: bool = False
     confirm_env: str | None = None
+    noninteractive_reason: str | None = None  # e.g. "stdin is not a terminal"
 
 
 @dataclass(frozen=True)
@@ -171,9 +172,10 @@ def consent(
         return GateDecision(Gate.ASK_YES_NO, "confirmed")
     if not flags.yes:
         extra = f" --confirm-env {env}" if needs_name else ""
+        why = f" ({flags.noninteractive_reason})" if flags.noninteractive_reason else ""
         return GateDecision(
             Gate.REFUSE,
-            message=f"{what} needs consent and this run is non-interactive; nothing was changed.",
+            message=f"{what} needs consent and this run is non-interactive{why}; nothing was changed.",
             hint=f"Re-run with --yes{extra} once you have checked the plan (try --dry-run).",
         )
     if needs_name and flags.confirm_env != env:

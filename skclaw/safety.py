@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from skclaw import policy
 from skclaw.context import AppContext
-from skclaw.errors import RefusedError
+from skclaw.errors import Cancelled, RefusedError
 
 
 @dataclass(frozen=True)
@@ -28,17 +28,25 @@ def request_consent(
     target_lines: Sequence[str],
     destructive: bool = False,
     destructive_reason: str = "",
+    show_when_free: bool = False,
 ) -> GateDecision:
-    """Ask (or check flags) for consent; raise RefusedError (exit 3) if not given."""
+    """Ask (or check flags) for consent; raise RefusedError (exit 3) if not given.
+
+    The plan block (``target_lines``) is shown once, before the question, under -q too, and in
+    non-interactive runs as well so a CI log records the target; ``show_when_free`` shows it also
+    when no consent is needed."""
     app.lock_env(env)  # idempotent: mutating runs lock their envs before planning already
     protection = app.protection(env)
     decision = policy.consent(
         env=env, action=action, protection=protection, destructive=destructive,
-        interactive=app.interactive, flags=policy.Flags(app.action.yes, app.action.confirm_env),
+        interactive=app.interactive,
+        flags=policy.Flags(app.action.yes, app.action.confirm_env, app.noninteractive_reason),
     )
-    if decision.gate is policy.Gate.PROCEED:
-        return GateDecision(False, "none")
     lines = list(target_lines)
+    if decision.gate is policy.Gate.PROCEED:
+        if show_when_free:  # the caller relies on this block as its plan output
+            _show_plan(app, env, action, False, lines, destructive_reason)
+        return GateDecision(False, "none")
     if protection.shared_with:
         lines.append(f"protected: {protection.resource} belongs to protected env {protection.shared_with}")
     if decision.gate is policy.Gate.REFUSE:
@@ -62,7 +70,7 @@ def request_consent(
             raise RefusedError(f"The typed name did not match {env}; nothing was changed.")
         return GateDecision(True, "typed-name")
     if not prompts.confirm(f"Proceed with {what}?"):
-        raise RefusedError(f"Declined: {what}; nothing was changed.")
+        raise Cancelled(f"Cancelled: {what}; nothing was changed.")
     return GateDecision(True, "confirmed")
 
 

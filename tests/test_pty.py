@@ -168,6 +168,24 @@ def test_yes_alone_at_a_terminal_still_needs_the_typed_name_for_a_protected_prun
 
 
 @pytest.mark.wrangler
+def test_piping_stdout_through_tee_still_asks(term: Term) -> None:
+    """Prompts and plans are on stderr: `skclaw ... | tee log` at a terminal is interactive."""
+    worker = term.project.worker("production")
+    log = term.project.path / "tee.log"
+    argv = " ".join(["-C", str(term.project.path), "--wrangler", str(term.wrangler)])
+    child = pexpect.spawn("bash", ["-c", f"{SKCLAW_BIN} {argv} secrets sync --env production | tee {log}"],
+                          env=term.env, encoding="utf-8", timeout=30, dimensions=(40, 120))
+    child.logfile_read = io.StringIO()
+    child.expect(r"Proceed with secrets sync on protected environment production\?")
+    child.send("n" + ENTER)
+    code, transcript = finish(child)
+    assert code == 3, transcript
+    assert "Cancelled: secrets sync on protected environment production; nothing was changed." in transcript
+    assert "error:" not in transcript  # the user's own choice is not an error
+    assert term.emulator.secrets(worker)["API_TOKEN"] == "old"
+
+
+@pytest.mark.wrangler
 def test_quiet_still_shows_the_target_before_the_question(term: Term) -> None:
     worker = term.project.worker("production")
     child = term.spawn("-q", "secrets", "sync", "--env", "production")

@@ -540,6 +540,16 @@ class TestVaultSource(WritableSourceContract):
         with pytest.raises(SourceUnavailableError, match="no Vault token"):
             source.read(["A"])
 
+    @pytest.mark.parametrize("settings", [{"url": "ftp://vault"}, {"timeout": -1}, {"mount": ""}])
+    def test_bad_settings_are_bad_input_even_without_a_token(
+        self, settings: dict[str, object], openbao: OpenBao, tmp_path: Path
+    ) -> None:
+        context = vault_context(openbao, "w", tmp_path, VAULT_TOKEN="", VAULT_ADDR="")
+        source = VaultSource(settings, context)
+        with pytest.raises(UsageError) as info:
+            source.check()
+        assert info.value.exit_code == 2
+
     def test_address_and_token_precedence(self, openbao: OpenBao, worker: str, tmp_path: Path) -> None:
         openbao.put(f"skclaw/{worker}", {"A": "1"})
         bao_names = SourceContext(

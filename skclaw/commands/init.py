@@ -11,7 +11,7 @@ import click
 from skclaw.cli import Outcome, common_options, run_command
 from skclaw.config import CONFIG_NAMES, validate_secret_name
 from skclaw.context import AppContext
-from skclaw.errors import ConfigError, RefusedError, UsageError
+from skclaw.errors import Cancelled, ConfigError, RefusedError, UsageError
 from skclaw.project import load_project
 
 MOLTWORKER_REQUIRED = (
@@ -124,7 +124,7 @@ def init(app: AppContext, protected: tuple[str, ...], source: str | None, env_so
             from skclaw import prompts
 
             if not prompts.confirm(f"{existing[0].name} exists. Overwrite it?"):
-                raise RefusedError(f"Kept {existing[0].name}; nothing was written.")
+                raise Cancelled(f"Cancelled; kept {existing[0].name} as it is. Nothing was written.")
         elif not app.action.yes:
             raise RefusedError(
                 f"{existing[0].name} already exists; nothing was written.",

@@ -107,9 +107,10 @@ def sync(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | N
     for env, exc in planning_failures.items():
         out.error(f"{env}: could not be planned: {exc.message}")
     for plan in plans:
-        out.step(f"{plan.env} → {plan.worker} ({plan.secrets.source.describe()})")
-        for line in plan.lines():
-            out.info(f"    {line}")
+        if dry_run:  # otherwise the gate shows each env's plan block, once, before any question
+            out.step(f"{plan.env} → {plan.worker} ({plan.secrets.source.describe()})")
+            for line in plan.lines():
+                out.info(f"    {line}")
         if plan.prune_skipped_reason:
             out.warn(f"{plan.env}: not pruning: {plan.prune_skipped_reason}")
 
@@ -134,7 +135,9 @@ def sync(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | N
             request_consent(
                 app, env=plan.env, action="secrets sync",
                 target_lines=[f"account: {app.account_label(plan.secrets.target)}",
-                              f"worker:  {plan.worker}", *plan.lines()],
+                              f"worker:  {plan.worker}", f"source:  {plan.secrets.source.describe()}",
+                              *plan.lines()],
+                show_when_free=True,
                 destructive=bool(plan.delete),
                 destructive_reason=f"deletes {', '.join(plan.delete)}" if plan.delete else "",
             )

@@ -146,6 +146,8 @@ class VaultSource(SecretSource):
     # -- availability --------------------------------------------------------------------------
 
     def unavailable_reason(self) -> str | None:
+        # Bad settings are bad input (exit 2) whether or not a token is at hand.
+        _ = (self.url, self.mount, self.path, self.timeout)
         try:
             import hvac  # noqa: F401
         except ImportError:

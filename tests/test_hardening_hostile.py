@@ -538,3 +538,55 @@ def test_known_values_in_wranglers_output_do_not_corrupt_parsing(
     keys = {k["name"]: k["onWorker"] for k in listed.envelope["result"]["environments"]["staging"]["keys"]}
     assert keys == {"API_TOKEN": True, "FLAG": True, "YEAR": True, "TYPE": True}
     assert emulator.secrets(STAGING) == values
+
+
+# ----------------------------------------------------------------------------- the per-env lock
+
+
+@pytest.fixture
+def held_lock(sample_project: SampleProject) -> object:
+    """Another skclaw run (simulated: flock held by this test) holds production's lock."""
+    import fcntl
+
+    locks = sample_project.path / ".skclaw" / "locks"
+    locks.mkdir(parents=True, mode=0o700)
+    handle = open(locks / "production.lock", "a+")  # noqa: SIM115 - released at teardown
+    fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+    handle.write('{"pid": 4242, "host": "ci-runner-7", "command": "deploy", "since": "2026-11-30T06:00:00+00:00"}')
+    handle.flush()
+    yield handle
+    handle.close()
+
+
+def test_the_lock_is_taken_before_planning(
+    held_lock: object, sample_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path,
+    cf_env: dict[str, str],
+) -> None:
+    seeded(sample_project, emulator, {env: {"API_TOKEN": f"new-{env}-value"} for env in sample_project.envs})
+    done = run(sample_project, wrangler_bin, "secrets", "sync", "--env", "production", "--yes",
+               "--lock-timeout", "0.3", "--json")
+    assert done.code == 1, done.output
+    assert "locked by another skclaw run (deploy, pid 4242 on ci-runner-7" in done.envelope["error"]["message"]
+    assert emulator.requests == []  # not even the plan's `secret list`: the plan could go stale
+
+
+def test_a_lock_on_one_env_does_not_block_another(
+    held_lock: object, sample_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path,
+    cf_env: dict[str, str],
+) -> None:
+    seeded(sample_project, emulator, {"staging": {"API_TOKEN": "new-staging-value"}})
+    done = run(sample_project, wrangler_bin, "secrets", "sync", "--env", "staging", "--yes",
+               "--lock-timeout", "0.3", "--json")
+    assert done.code == 0, done.output
+    assert emulator.secrets(STAGING)["API_TOKEN"] == "new-staging-value"
+
+
+def test_a_dry_run_does_not_wait_for_the_lock(
+    held_lock: object, sample_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path,
+    cf_env: dict[str, str],
+) -> None:
+    seeded(sample_project, emulator, {"production": {"API_TOKEN": "new-production-value"}})
+    done = run(sample_project, wrangler_bin, "secrets", "sync", "--env", "production", "--dry-run",
+               "--lock-timeout", "0.3", "--json")
+    assert done.code == 0, done.output
+    assert changes(emulator) == []
