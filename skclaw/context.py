@@ -17,6 +17,7 @@ from skclaw.project import DEFAULT_ENV, EnvTarget, WranglerProject, load_project
 
 if TYPE_CHECKING:
     from skclaw.policy import ProjectFacts, Protection
+    from skclaw.wrangler import Wrangler
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,7 @@ class AppContext:
         return load_project(self.project_dir, self.config.wrangler_config)
 
     @cached_property
-    def wrangler(self) -> Any:
+    def wrangler(self) -> Wrangler:
         from skclaw.wrangler import Wrangler, find_wrangler
 
         executable, origin = find_wrangler(self.globals.wrangler, self.environ, self.project_dir)

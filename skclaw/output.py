@@ -27,6 +27,7 @@ class Output:
     stdout: IO[str] = field(default_factory=lambda: sys.stdout)
     stderr: IO[str] = field(default_factory=lambda: sys.stderr)
     _console: Console | None = field(default=None, init=False, repr=False)
+    _result_console: Console | None = field(default=None, init=False, repr=False)
     _envelope_written: bool = field(default=False, init=False, repr=False)
 
     @property
@@ -44,6 +45,31 @@ class Output:
                 force_terminal=None if not no_color else False,
             )
         return self._console
+
+    @property
+    def result_console(self) -> Console:
+        """Where a command's result goes: stdout for people (so it can be piped), stderr under
+        --json (stdout carries only the envelope then)."""
+        if self.json_mode:
+            return self.console
+        if self._result_console is None:
+            from rich.console import Console
+
+            no_color = not self.color or "NO_COLOR" in os.environ
+            self._result_console = Console(
+                file=self.stdout, no_color=no_color, highlight=False, soft_wrap=True,
+                force_terminal=None if not no_color else False,
+            )
+        return self._result_console
+
+    def result(self, text: str) -> None:
+        """A line of the command's result (stdout; stderr under --json). Shown under -q too."""
+        from rich.markup import escape
+
+        self.result_console.print(escape(redact(text)))
+
+    def result_table(self, title: str | None, columns: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+        self.table(title, columns, rows, console=self.result_console)
 
     # -- human output (stderr) -------------------------------------------------------------
     def _print(self, markup: str, text: str) -> None:
@@ -84,7 +110,8 @@ class Output:
         """A destructive item inside a plan: red and marked, shown under -q too."""
         self._print("  [red bold]- destructive: {}[/red bold]", text)
 
-    def table(self, title: str | None, columns: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+    def table(self, title: str | None, columns: Sequence[str], rows: Iterable[Sequence[str]], *,
+              console: Console | None = None) -> None:
         from rich.table import Table
 
         table = Table(title=redact(title) if title else None, show_lines=False)
@@ -92,7 +119,7 @@ class Output:
             table.add_column(column)
         for row in rows:
             table.add_row(*(redact(str(cell)) for cell in row))
-        self.console.print(table)
+        (console or self.console).print(table)
 
     # -- data (stdout) ----------------------------------------------------------------------
     def print_value(self, text: str) -> None:

@@ -14,12 +14,11 @@ import pytest
 
 from skclaw import process
 from skclaw.cli import main
-from skclaw.commands.deploy import (
-    parse_pending_migrations,
-    previous_stable_version,
-    version_id_from,
-)
+from skclaw.commands.deploy import previous_stable_version
 from skclaw.credentials import credentials_origin
+from skclaw.errors import FailedError
+from skclaw.wrangler.d1 import parse_pending
+from skclaw.wrangler.deployments import version_id_from
 from tests.cfemu import CloudflareEmulator, Recorded
 from tests.conftest import REPO_ROOT, SampleProject
 from tests.skrun import Result
@@ -385,13 +384,15 @@ def test_consent_prompt_in_a_terminal(
 
 
 def test_parse_pending_migrations() -> None:
-    assert parse_pending_migrations("Resource location: remote\n\n✅ No migrations to apply!\n") == []
+    """One parser for deploy's check and migrate: unknown output is an error, never 'none'."""
+    assert parse_pending("Resource location: remote\n\n✅ No migrations to apply!\n") == []
     table = (
         "Migrations to be applied:\n┌──────────┐\n│ Name     │\n├──────────┤\n"
         "│ 0001_a.sql │\n│ 0002_b.sql │\n└──────────┘\n"
     )
-    assert parse_pending_migrations(table) == ["0001_a.sql", "0002_b.sql"]
-    assert parse_pending_migrations("something else") is None
+    assert parse_pending(table) == ["0001_a.sql", "0002_b.sql"]
+    with pytest.raises(FailedError):
+        parse_pending("something else")
 
 
 def test_previous_stable_version_follows_wrangler() -> None:
@@ -431,3 +432,11 @@ def test_version_id_fallback_and_credentials(tmp_path: Path) -> None:
     oauth.write_text("oauth_token = 'x'\n")
     assert str(oauth) in str(credentials_origin(home, tmp_path, "production"))
     assert credentials_origin({"CLOUDFLARE_API_KEY": "k", "CLOUDFLARE_EMAIL": "e"}, tmp_path, "x")
+
+
+def test_status_prints_its_result_on_stdout(skclaw: Any, emulator: CloudflareEmulator) -> None:
+    version = emulator.seed_worker(STAGING)
+    run = skclaw("status", "--env", "staging")
+    assert run.code == 0, run.err
+    assert STAGING in run.out and version in run.out  # `skclaw status | grep` works
+    assert version not in run.err

@@ -13,15 +13,13 @@ import pytest
 
 from skclaw import process
 from skclaw.cli import main
-from skclaw.commands.migrate import (
-    CHECKSUM_TABLE,
-    checksum_sql,
+from skclaw.commands.migrate import CHECKSUM_TABLE, checksum_sql, restore_command
+from skclaw.wrangler.d1 import (
     failed_migration,
     parse_apply_statuses,
     parse_bookmark,
     parse_pending,
     parse_query_rows,
-    restore_command,
 )
 from tests.cfemu import CloudflareEmulator, Recorded
 from tests.conftest import REPO_ROOT, SampleProject, run_wrangler_binary

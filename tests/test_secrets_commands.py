@@ -153,5 +153,6 @@ def test_list_shows_names_roles_and_presence(
     for value in ("value-a", "value-c", "x1", "v1", "v2"):
         assert value not in run.output
     human = skclaw(["secrets", "list", "-e", "staging"], project=sample_project.path, wrangler=wrangler_bin)
-    assert human.code == 0 and "A_REQ" in human.stderr and "required" in human.stderr
+    # The table is the result: on stdout, so `skclaw secrets list > names.txt` keeps it.
+    assert human.code == 0 and "A_REQ" in human.stdout and "required" in human.stdout
     assert not any("value-a" in " ".join(a) for a in process.started_argv())

@@ -30,19 +30,9 @@ from skclaw.credentials import credentials_origin
 from skclaw.errors import FailedError, RefusedError, SkclawError, WranglerError
 from skclaw.project import DEFAULT_ENV, D1Database, EnvTarget
 from skclaw.secret import SecretValue
-from skclaw.wrangler import flag, positional
+from skclaw.wrangler.deployments import STRICT_ABORT_RE, TOTAL_UPLOAD_RE, version_id_from
 
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-CURRENT_VERSION_RE = re.compile(r"Current Version ID:\s*([0-9a-fA-F-]{32,36})")
-TOTAL_UPLOAD_RE = re.compile(r"Total Upload:\s*([\d.]+ \w+)\s*/\s*gzip:\s*([\d.]+ \w+)")
-MIGRATION_ROW_RE = re.compile(r"│\s*(\S+\.sql)\s*│")
-NO_PENDING_MARKER = "No migrations to apply"
-PENDING_MARKER = "Migrations to be applied"
-# wrangler 4.x: `deploy --strict` turns its non-interactive "yes" to dashboard drift and to vars
-# shadowing secrets into an abort (exit 1) instead of a silent overwrite.
-STRICT_MINIMUM = (4, 0, 0)
-# 4.86 says "deployment operation", newer 4.x "upload operation".
-STRICT_ABORT_RE = re.compile(r"Aborting the \w+ operation because of conflicts")
 
 
 # ----------------------------------------------------------------------------- preflight pieces
@@ -88,15 +78,6 @@ def check_worker_secrets(app: AppContext, target: EnvTarget) -> SecretCheck:
     )
 
 
-def parse_pending_migrations(stdout: str) -> list[str] | None:
-    """Pending migration names from `wrangler d1 migrations list`, or None if unrecognised."""
-    if NO_PENDING_MARKER in stdout:
-        return []
-    if PENDING_MARKER in stdout:
-        return [name for name in MIGRATION_ROW_RE.findall(stdout)]
-    return None
-
-
 def _has_local_migrations(db: D1Database) -> bool:
     return db.migrations_dir.is_dir() and any(db.migrations_dir.glob("*.sql"))
 
@@ -116,17 +97,11 @@ def check_pending_migrations(app: AppContext, target: EnvTarget) -> list[Migrati
         if db.id is None or not _has_local_migrations(db):
             continue
         try:
-            done = app.wrangler.call(
-                ["d1", "migrations", "list", positional(db.binding, "D1 binding"), "--remote"],
-                env=target.name,
-                what=f"wrangler d1 migrations list {db.binding}",
-            )
-        except WranglerError as exc:
+            pending = app.wrangler.d1_pending(target.name, db.binding, remote=True)
+        except SkclawError as exc:  # the API, or output skclaw does not recognise
             checks.append(MigrationCheck(db.binding, db.name, None, exc.message))
             continue
-        pending = parse_pending_migrations(done.stdout)
-        error = None if pending is not None else "unrecognised `d1 migrations list` output"
-        checks.append(MigrationCheck(db.binding, db.name, pending, error))
+        checks.append(MigrationCheck(db.binding, db.name, pending))
     return checks
 
 
@@ -219,15 +194,6 @@ def secrets_file(values: Mapping[str, SecretValue]) -> Iterator[Path]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def version_id_from(records_version: Any, stdout: str) -> str | None:
-    if isinstance(records_version, str) and records_version:
-        return records_version
-    match = CURRENT_VERSION_RE.search(stdout)
-    if match and match[1].lower() != "null":
-        return match[1]
-    return None
-
-
 def bundle_report(outdir: Path, stdout: str) -> dict[str, Any]:
     files = {
         str(p.relative_to(outdir)): p.stat().st_size
@@ -241,11 +207,6 @@ def bundle_report(outdir: Path, stdout: str) -> dict[str, Any]:
         "upload": match[1] if match else None,
         "gzip": match[2] if match else None,
     }
-
-
-def _strict_args(app: AppContext) -> list[str]:
-    version = app.wrangler.version
-    return ["--strict"] if version.at_least(*STRICT_MINIMUM) else []
 
 
 # ----------------------------------------------------------------------------- deploy
@@ -366,17 +327,11 @@ def deploy(
     if app.interactive:
         gate()
 
-    args = ["deploy", *_strict_args(app)]
-    if message:
-        args.append(flag("--message", message))
     out.step(f"deploying {target.worker} ({env})")
     try:
         with ExitStack() as stack:
-            if with_secrets:
-                args.append(flag("--secrets-file", str(stack.enter_context(secrets_file(values)))))
-            # No retry: a failed deploy may already have created a version; wrangler itself
-            # retries the upload on 5xx.
-            done = wrangler.call(args, env=env, what="wrangler deploy", retry=False)
+            file = stack.enter_context(secrets_file(values)) if with_secrets else None
+            done = wrangler.deploy(env, message=message, secrets_file=file)
     except WranglerError as exc:
         audit.record(
             app.project_dir,
@@ -472,12 +427,7 @@ def _dry_run(app: AppContext, target: EnvTarget, result: dict[str, Any]) -> Outc
     out = app.output
     with tempfile.TemporaryDirectory(prefix="skclaw-dry-run-") as tmp:
         outdir = Path(tmp) / "out"
-        done = app.wrangler.call(
-            ["deploy", "--dry-run", flag("--outdir", str(outdir))],
-            env=target.name,
-            what="wrangler deploy --dry-run",
-            retry=False,
-        )
+        done = app.wrangler.deploy_dry_run(target.name, outdir)
         bundle = bundle_report(outdir, done.stdout)
     out.detail(done.stdout)
     result.update(status="dry-run", versionId=None, bundle=bundle)
@@ -505,23 +455,9 @@ def deployment_summary(raw: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _json_from(stdout: str, opener: str) -> Any:
-    start = stdout.find(opener)
-    if start < 0:
-        raise ValueError("no JSON in wrangler's output")
-    return json.loads(stdout[start:])
-
-
 def live_deployment(app: AppContext, env: str) -> dict[str, Any]:
     """`wrangler deployments status --json`, summarised."""
-    done = app.wrangler.call(["deployments", "status", "--json"], env=env, what="wrangler deployments status")
-    try:
-        raw = _json_from(done.stdout, "{")
-    except ValueError:
-        raise FailedError("wrangler deployments status printed no JSON object.") from None
-    if not isinstance(raw, dict):
-        raise FailedError("wrangler deployments status printed no JSON object.")
-    return deployment_summary(raw)
+    return deployment_summary(app.wrangler.deployments_status(env))
 
 
 def main_version(deployment: Mapping[str, Any]) -> str | None:
@@ -571,17 +507,17 @@ def status(app: AppContext, envs: tuple[str, ...]) -> Outcome:
     with ThreadPoolExecutor(max_workers=min(4, len(selected))) as pool:
         reports = dict(zip(selected, pool.map(lambda e: _status_of(app, e), selected), strict=True))
     out = app.output
-    for env, report in reports.items():
-        out.step(f"{env} · {report['worker']}")
+    for env, report in reports.items():  # the result: stdout, so `skclaw status | grep` works
         deployment = report["deployment"]
         if report["error"]:
-            out.error(f"  {report['error']}")
+            out.error(f"{env} · {report['worker']}: {report['error']}")
             continue
-        out.info(f"  deployment {deployment['id']} created {deployment['created']} by {deployment['author'] or '?'}")
+        out.result(f"{env} · {report['worker']}")
+        out.result(f"  deployment {deployment['id']} created {deployment['created']} by {deployment['author'] or '?'}")
         if deployment["message"]:
-            out.info(f"  message: {deployment['message']}")
+            out.result(f"  message: {deployment['message']}")
         for item in deployment["versions"]:
-            out.info(f"  {float(item['percentage'] or 0):>5g}%  {item['versionId']}")
+            out.result(f"  {float(item['percentage'] or 0):>5g}%  {item['versionId']}")
     failed = [env for env, report in reports.items() if report["error"]]
     result = {"environments": reports}
     if failed:
@@ -604,12 +540,7 @@ def previous_stable_version(deployments: Sequence[Mapping[str, Any]]) -> str | N
 
 
 def list_deployments(app: AppContext, env: str) -> list[dict[str, Any]]:
-    done = app.wrangler.call(["deployments", "list", "--json"], env=env, what="wrangler deployments list")
-    try:
-        raw = _json_from(done.stdout, "[")
-    except ValueError:
-        raise FailedError("wrangler deployments list printed no JSON list.") from None
-    return [d for d in raw if isinstance(d, dict)] if isinstance(raw, list) else []
+    return app.wrangler.deployments_list(env)
 
 
 ROLLBACK_WARNING = "secrets changed since that version will be reverted to that version's values; D1 is not rolled back"
@@ -702,12 +633,9 @@ def rollback(app: AppContext, version_id: str | None, env: str | None, message: 
         for line in lines:
             out.info(f"  {line}")
 
-    args = ["rollback", positional(version_id, "version id")]
-    if message:
-        args.append(flag("--message", message))
     out.step(f"rolling {target.worker} ({env}) back to {version_id}")
     try:
-        done = app.wrangler.call(args, env=env, what="wrangler rollback", retry=False)
+        done = app.wrangler.rollback(env, version_id, message)
         out.detail(done.stdout)
     except WranglerError as exc:
         audit.record(

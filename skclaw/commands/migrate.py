@@ -16,8 +16,6 @@ A run goes through these steps; any of them can stop it:
 
 from __future__ import annotations
 
-import json
-import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -38,20 +36,19 @@ from skclaw.errors import (
     WranglerError,
 )
 from skclaw.project import DEFAULT_ENV, D1Database, EnvTarget
-from skclaw.wrangler import flag, positional
+from skclaw.wrangler import WranglerResult
+from skclaw.wrangler.d1 import (
+    APPLIED,
+    FAILED,
+    failed_migration,
+    parse_apply_statuses,
+)
 
 if TYPE_CHECKING:
     from skclaw.migrations_lint import Finding
-    from skclaw.wrangler import WranglerResult
 
 COMMAND = "migrate"
 CHECKSUM_TABLE = "skclaw_migration_checksums"
-
-# What wrangler 4.86 prints (stdout, ANSI stripped by the facade).
-NO_PENDING_MARK = "No migrations to apply!"
-PENDING_MARK = "Migrations to be applied:"
-FAILED_MIGRATION_RE = re.compile(r"Migration (.+?) failed with the following errors:")
-APPLIED, FAILED, NOT_RUN = "applied", "failed", "not-run"
 
 
 # -- the target ---------------------------------------------------------------------------------
@@ -134,103 +131,6 @@ def restore_command(database_name: str, bookmark: str, env: str) -> str:
     return shlex.join(argv)
 
 
-# -- parsing wrangler's output --------------------------------------------------------------------
-
-
-def box_tables(text: str) -> list[list[list[str]]]:
-    """The tables wrangler draws with logger.table: each a list of rows (header row dropped)."""
-    tables: list[list[list[str]]] = []
-    current: list[list[str]] | None = None
-    for raw in text.splitlines():
-        line = raw.strip()
-        if line.startswith("┌"):
-            current = []
-            tables.append(current)
-        elif line.startswith("│") and current is not None:
-            current.append([cell.strip() for cell in line.strip("│").split("│")])
-    return [rows[1:] for rows in tables]
-
-
-def parse_pending(stdout: str) -> list[str]:
-    """Pending migration names from `d1 migrations list` (wrangler lists only pending ones)."""
-    if NO_PENDING_MARK in stdout:
-        return []
-    if PENDING_MARK not in stdout:
-        raise FailedError(
-            "wrangler d1 migrations list printed neither a list nor 'No migrations to apply'",
-            hint="Run it by hand to see what it says; skclaw understands wrangler 4.x output.",
-        )
-    tables = box_tables(stdout.split(PENDING_MARK, 1)[1])
-    if not tables:
-        raise FailedError("wrangler d1 migrations list printed no table of pending migrations")
-    return [row[0] for row in tables[0] if row and row[0]]
-
-
-def parse_apply_statuses(stdout: str) -> dict[str, str]:
-    """Each migration's final status from `d1 migrations apply`: its last (name, status) table.
-
-    wrangler 4.86 redraws the table after every migration: ✅ applied, ❌ failed, 🕒️ not run yet.
-    A ❌ can come with exit 0 (a statement answered success:false), so ❌ is read here, not
-    only the exit code.
-    """
-    tables = [rows for rows in box_tables(stdout) if rows and all(len(r) >= 2 for r in rows)]
-    if not tables:
-        return {}
-    statuses = {}
-    for name, status, *_ in tables[-1]:
-        statuses[name] = APPLIED if "✅" in status else FAILED if "❌" in status else NOT_RUN
-    return statuses
-
-
-def json_after_logs(stdout: str, opener: str) -> Any:
-    """The first JSON value starting at the beginning of a line with ``opener``.
-
-    wrangler prints log lines before its JSON when stdout is not a terminal.
-    """
-    decoder = json.JSONDecoder()
-    for match in re.finditer(rf"(?m)^{re.escape(opener)}", stdout):
-        try:
-            return decoder.raw_decode(stdout, match.start())[0]
-        except ValueError:
-            continue
-    raise ValueError("no JSON in wrangler's output")
-
-
-def parse_bookmark(stdout: str) -> str:
-    try:
-        data = json_after_logs(stdout, "{")
-    except ValueError:
-        data = None
-    bookmark = data.get("bookmark") if isinstance(data, dict) else None
-    if not isinstance(bookmark, str) or not bookmark:
-        raise FailedError(
-            "wrangler d1 time-travel info --json printed no bookmark",
-            hint=stdout.strip()[:300] or None,
-        )
-    return bookmark
-
-
-def parse_query_rows(stdout: str) -> list[dict[str, Any]]:
-    """Rows of the last statement of `d1 execute` output (a JSON list of query results)."""
-    try:
-        data = json_after_logs(stdout, "[")
-    except ValueError:
-        raise FailedError("wrangler d1 execute printed no JSON result") from None
-    if not isinstance(data, list) or not data or not isinstance(data[-1], dict):
-        raise FailedError("wrangler d1 execute printed an unexpected result")
-    rows = data[-1].get("results") or []
-    return [row for row in rows if isinstance(row, dict)]
-
-
-def failed_migration(detail: str) -> tuple[str | None, str]:
-    """(file, database error) from the stderr summary of a failed `d1 migrations apply`."""
-    match = FAILED_MIGRATION_RE.search(detail)
-    if not match:
-        return None, detail.strip()
-    rest = detail[match.end() :].strip() or detail[: match.start()].strip()
-    return match[1], rest or "no error message"
-
-
 def sql_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -256,72 +156,36 @@ class D1Client:
     def __init__(self, app: AppContext, target: Target) -> None:
         self._wrangler = app.wrangler
         self._target = target
-        self._db = positional(target.database.binding, "D1 binding")
-        self._location = "--remote" if target.remote else "--local"
-
-    def _call(self, args: Sequence[str], what: str, *, retry: bool = True) -> WranglerResult:
-        result: WranglerResult = self._wrangler.call(
-            list(args), env=self._target.env, what=what, retry=retry
-        )
-        return result
+        self._db = target.database.binding
 
     def pending(self) -> list[str]:
-        done = self._call(
-            ["d1", "migrations", "list", self._db, self._location], "wrangler d1 migrations list"
-        )
-        return parse_pending(done.stdout)
+        return self._wrangler.d1_pending(self._target.env, self._db, remote=self._target.remote)
 
     def recorded_checksums(self) -> dict[str, str]:
         """{file: sha256} skclaw recorded; empty when the table does not exist yet."""
-        # Without --json: with it, wrangler 4.86 prints errors as JSON on stdout, which the
-        # facade does not keep, so "no such table" could not be told from other failures.
-        # Not a terminal, so wrangler prints the result as JSON after its log lines anyway.
         sql = f"SELECT name, sha256 FROM {CHECKSUM_TABLE}"
         try:
-            done = self._call(
-                ["d1", "execute", self._db, self._location, flag("--command", sql)],
-                f"reading {CHECKSUM_TABLE}",
-            )
+            rows = self._wrangler.d1_query(self._target.env, self._db, sql, remote=self._target.remote,
+                                           what=f"reading {CHECKSUM_TABLE}")
         except WranglerError as exc:
             if f"no such table: {CHECKSUM_TABLE}" in f"{exc.message}\n{exc.detail}":
                 return {}
             raise
-        return {
-            str(row["name"]): str(row["sha256"])
-            for row in parse_query_rows(done.stdout)
-            if "name" in row and "sha256" in row
-        }
+        return {str(row["name"]): str(row["sha256"]) for row in rows if "name" in row and "sha256" in row}
 
     def bookmark(self) -> str:
-        done = self._call(
-            ["d1", "time-travel", "info", self._db, "--json"], "wrangler d1 time-travel info"
-        )
-        return parse_bookmark(done.stdout)
+        return self._wrangler.d1_bookmark(self._target.env, self._db)
 
     def apply(self) -> WranglerResult:
-        # Never retried: a migration may have been applied before the error.
-        return self._call(
-            ["d1", "migrations", "apply", self._db, self._location],
-            "wrangler d1 migrations apply",
-            retry=False,
-        )
+        return self._wrangler.d1_apply(self._target.env, self._db, remote=self._target.remote)
 
     def record_checksums(self, hashes: Mapping[str, str]) -> None:
         if not hashes:
             return
         applied_at = datetime.now(UTC).isoformat(timespec="seconds")
         # Idempotent (INSERT OR REPLACE), so retrying a transient failure is safe.
-        self._call(
-            [
-                "d1",
-                "execute",
-                self._db,
-                self._location,
-                "--yes",
-                flag("--command", checksum_sql(hashes, applied_at)),
-            ],
-            f"recording checksums in {CHECKSUM_TABLE}",
-        )
+        self._wrangler.d1_execute(self._target.env, self._db, checksum_sql(hashes, applied_at),
+                                  remote=self._target.remote, what=f"recording checksums in {CHECKSUM_TABLE}")
 
 
 # -- the command ----------------------------------------------------------------------------------
@@ -468,8 +332,8 @@ def show_target(app: AppContext, target: Target) -> None:
 def show_lists(app: AppContext, applied: Sequence[str], pending: Sequence[str]) -> None:
     rows = [(name, "applied") for name in applied] + [(name, "pending") for name in pending]
     if rows:
-        app.output.table("D1 migrations", ["file", "state"], rows)
-    app.output.info(f"{len(applied)} applied, {len(pending)} pending")
+        app.output.result_table("D1 migrations", ["file", "state"], rows)
+    app.output.result(f"{len(applied)} applied, {len(pending)} pending")
 
 
 def show_plan(app: AppContext, pending: Sequence[str], findings: Sequence[Finding]) -> None:

@@ -434,7 +434,7 @@ def list_(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | 
                 "onWorker": None if on_worker is None else name in on_worker,
             })
         mark = {True: "yes", False: "no", None: "?"}
-        app.output.table(
+        app.output.result_table(
             f"{env} → {target.worker} · {found.source.describe()}",
             ["secret", "role", "in source", "on Worker"],
             [(k["name"], k["role"], mark[k["inSource"]], mark[k["onWorker"]]) for k in entry["keys"]],

@@ -1,6 +1,7 @@
-"""Typed facade over the real wrangler CLI.
+"""The core of the wrangler facade: finding wrangler, its version, the one call path, errors and
+the parsing of wrangler's output formats (JSON after log lines, box tables, ND-JSON).
 
-Every wrangler call goes through :meth:`Wrangler.call`, which always passes ``--config`` and
+Every wrangler call goes through :meth:`WranglerCore.call`, which always passes ``--config`` and
 ``--env`` (``--env=`` for skclaw's ``default`` env, i.e. the top level), gives wrangler a scrubbed
 environment, feeds secret values on stdin only, strips ANSI, and turns a failure into a
 :class:`WranglerError` classified as transient (retry) or permanent from ``[code: N]`` on stderr
@@ -24,7 +25,6 @@ from skclaw import process
 from skclaw.errors import UsageError, WranglerError, WranglerNotFoundError
 from skclaw.redact import redact
 from skclaw.retry import with_retries
-from skclaw.secret import SecretValue
 
 DEFAULT_ENV = "default"
 INSTALL_HINT = (
@@ -280,7 +280,7 @@ def classify_failure(
     return WranglerError(message, code=code, transient=transient, detail=redact(summary), hint=hint)
 
 
-class Wrangler:
+class WranglerCore:
     """One wrangler executable bound to one project (its config file and directory)."""
 
     _version_cache: ClassVar[dict[str, WranglerVersion]] = {}
@@ -383,47 +383,6 @@ class Wrangler:
             return attempt()
         return with_retries(attempt, what=what)
 
-    # -- secrets -----------------------------------------------------------------------------
-    def secret_names(self, env: str) -> list[str]:
-        """Names of the secrets on the env's Worker. Raises WranglerError code 10007 if missing."""
-        done = self.call(["secret", "list", flag("--format", "json")], env=env, what="wrangler secret list")
-        try:
-            data = json.loads(done.stdout[done.stdout.index("[") :])
-        except ValueError:
-            raise WranglerError(
-                "wrangler secret list printed no JSON list", detail=redact(done.stdout[:500])
-            ) from None
-        return sorted(str(item["name"]) for item in data if isinstance(item, dict) and "name" in item)
-
-    def secret_bulk(
-        self, env: str, values: Mapping[str, SecretValue], deletes: Sequence[str] = ()
-    ) -> WranglerResult:
-        """One `secret bulk` call: one new Worker version. Values as one JSON line on stdin."""
-        if deletes and not self.version.bulk_null_deletes:
-            raise ValueError("this wrangler cannot delete keys through secret bulk")
-        payload: dict[str, str | None] = {key: value.reveal() for key, value in values.items()}
-        payload.update({key: None for key in deletes})
-        # One line: wrangler 4.86 concatenates stdin lines without a separator.
-        data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        return self.call(["secret", "bulk"], env=env, stdin=data, what="wrangler secret bulk")
-
-    def secret_put(self, env: str, key: str, value: SecretValue) -> WranglerResult:
-        raw = value.reveal()
-        if raw != raw.rstrip():
-            raise UsageError(
-                f"The value of {key} ends with whitespace, which `wrangler secret put` trims.",
-                hint="Use --method bulk (the default), which sends the value exactly.",
-            )
-        return self.call(
-            ["secret", "put", positional(key, "secret name")], env=env, stdin=raw.encode("utf-8"),
-            what=f"wrangler secret put {key}",
-        )
-
-    def secret_delete(self, env: str, key: str) -> WranglerResult:
-        return self.call(["secret", "delete", positional(key, "secret name")], env=env,
-                         what=f"wrangler secret delete {key}")
-
-
 
 _WORKER_NOT_FOUND_RE = re.compile(r'Worker "[^"]+"(?: \(env: [^)]*\))? not found')
 
@@ -431,3 +390,35 @@ _WORKER_NOT_FOUND_RE = re.compile(r'Worker "[^"]+"(?: \(env: [^)]*\))? not found
 def is_worker_not_found(exc: WranglerError) -> bool:
     # `secret list` turns 10007 into a UserError without the code: match its message too.
     return exc.code in WORKER_NOT_FOUND_CODES or bool(_WORKER_NOT_FOUND_RE.search(exc.detail))
+
+
+# -- wrangler's output formats -----------------------------------------------------------------
+
+
+def json_after_logs(stdout: str, opener: str) -> Any:
+    """The first JSON value that starts a line with ``opener`` (``{`` or ``[``).
+
+    wrangler prints log lines (and, on some versions, a banner) before its JSON when stdout is
+    not a terminal; a value inside a log line is never taken.
+    """
+    decoder = json.JSONDecoder()
+    for match in re.finditer(rf"(?m)^{re.escape(opener)}", stdout):
+        try:
+            return decoder.raw_decode(stdout, match.start())[0]
+        except ValueError:
+            continue
+    raise ValueError("no JSON in wrangler's output")
+
+
+def box_tables(text: str) -> list[list[list[str]]]:
+    """The tables wrangler draws with logger.table: each a list of rows (header row dropped)."""
+    tables: list[list[list[str]]] = []
+    current: list[list[str]] | None = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("┌"):
+            current = []
+            tables.append(current)
+        elif line.startswith("│") and current is not None:
+            current.append([cell.strip() for cell in line.strip("│").split("│")])
+    return [rows[1:] for rows in tables]
