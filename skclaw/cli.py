@@ -10,7 +10,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ import click
 
 from skclaw import __version__
 from skclaw.errors import Cancelled, ExitCode, InterruptedRun, SkclawError
+from skclaw.options import ActionOptions, GlobalOptions
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -81,15 +82,6 @@ def command_paths() -> list[list[str]]:
     return paths
 
 
-@dataclass
-class RootState:
-    config: str | None = None
-    project_dir: Path = field(default_factory=Path.cwd)
-    wrangler: str | None = None
-    verbosity: int = 0
-    color: bool = True
-
-
 @click.group(cls=LazyGroup, context_settings=CONTEXT_SETTINGS)
 @click.option("--config", "config_path", metavar="PATH", help="skclaw config file [env: SKCLAW_CONFIG].")
 @click.option(
@@ -118,7 +110,7 @@ def cli(
     vault, D1 migrations and deploys, with consent before anything touches production."""
     if project_dir is not None and not project_dir.is_dir():
         raise click.BadParameter(f"{project_dir} is not a directory", param_hint="-C")
-    ctx.obj = RootState(
+    ctx.obj = GlobalOptions(
         config=config_path,
         project_dir=(project_dir or Path.cwd()).resolve(),
         wrangler=wrangler,
@@ -214,9 +206,9 @@ def run_command(name: str) -> Callable[[Callable[..., Outcome]], Callable[..., i
     def decorate(body: Callable[..., Outcome]) -> Callable[..., int]:
         @functools.wraps(body)
         def wrapper(**kwargs: Any) -> int:
-            from skclaw.context import ActionOptions, AppContext, GlobalOptions
+            from skclaw.context import AppContext
 
-            state: RootState = click.get_current_context().find_root().obj or RootState()
+            options: GlobalOptions = click.get_current_context().find_root().obj or GlobalOptions()
             action = ActionOptions(
                 yes=kwargs.pop("yes", False),
                 confirm_env=kwargs.pop("confirm_env", None),
@@ -224,14 +216,7 @@ def run_command(name: str) -> Callable[[Callable[..., Outcome]], Callable[..., i
                 json=kwargs.pop("json_output", False),
                 lock_timeout=kwargs.pop("lock_timeout", 30.0),
             )
-            app = AppContext(
-                GlobalOptions(
-                    config=state.config, project_dir=state.project_dir, wrangler=state.wrangler,
-                    verbosity=state.verbosity, color=state.color,
-                ),
-                action,
-                command=name,
-            )
+            app = AppContext(options, action, command=name)
             try:
                 return execute(app, name, lambda: body(app, **kwargs))
             except BrokenPipeError:  # before click's own EPIPE handling, which exits 1 silently

@@ -5,37 +5,19 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from skclaw.config import SkclawConfig, load_config
 from skclaw.errors import UsageError
+from skclaw.options import ActionOptions, GlobalOptions
 from skclaw.output import Output
 from skclaw.project import DEFAULT_ENV, EnvTarget, WranglerProject, load_project
 
 if TYPE_CHECKING:
     from skclaw.policy import ProjectFacts, Protection
     from skclaw.wrangler import Wrangler
-
-
-@dataclass(frozen=True)
-class GlobalOptions:
-    config: str | None = None
-    project_dir: Path = field(default_factory=Path.cwd)
-    wrangler: str | None = None
-    verbosity: int = 0
-    color: bool = True
-
-
-@dataclass(frozen=True)
-class ActionOptions:
-    yes: bool = False
-    confirm_env: str | None = None
-    non_interactive: bool = False
-    json: bool = False
-    lock_timeout: float = 30.0
 
 
 def ci_detected(environ: Mapping[str, str]) -> bool:

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
-DEFAULT_ENV = "default"
+from skclaw.project import DEFAULT_ENV
 
 # DESIGN.md: production, prod, prd, live, main, mainnet, release, or starting with "prod".
 _PRODUCTION_NAMES = frozenset({"production", "prod", "prd", "live", "main", "mainnet", "release"})

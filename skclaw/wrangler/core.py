@@ -23,10 +23,10 @@ from typing import Any, ClassVar
 
 from skclaw import process
 from skclaw.errors import UsageError, WranglerError, WranglerNotFoundError
+from skclaw.project import DEFAULT_ENV
 from skclaw.redact import redact
 from skclaw.retry import with_retries
 
-DEFAULT_ENV = "default"
 INSTALL_HINT = (
     "Install it in the project with `npm i -D wrangler`, or point skclaw at one with "
     "--wrangler PATH or SKCLAW_WRANGLER."
