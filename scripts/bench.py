@@ -111,6 +111,67 @@ def bench_sync() -> None:
     print(f"  speed-up {t_naive / t_skclaw:.1f}x   (goal >= 8x; <= 2 wrangler starts and 1 version per env)")
 
 
+def bench_release(runs: int = 3) -> None:
+    """`skclaw deploy` and `skclaw migrate --remote` against the raw wrangler commands they wrap,
+    side by side on one tiny Worker (where skclaw's share of the time is largest)."""
+    wrangler = Path(os.environ["SKCLAW_TEST_WRANGLER"])
+    db_id = "0b1d5c1e-7a52-4c6e-9a3f-00000000b001"
+    with CloudflareEmulator() as cf, tempfile.TemporaryDirectory(prefix="skclaw-bench-") as tmp:
+        root = Path(tmp)
+        (root / "src").mkdir()
+        (root / "src" / "index.js").write_text('export default { fetch() { return new Response("ok"); } };\n')
+        (root / "migrations").mkdir()
+        (root / "migrations" / "0001_init.sql").write_text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);\n")
+        config = root / "wrangler.jsonc"
+        config.write_text(json.dumps({
+            "name": "rel", "main": "src/index.js", "compatibility_date": "2025-01-01",
+            "env": {"staging": {"d1_databases": [{"binding": "DB", "database_name": "rel-db", "database_id": db_id}]}},
+        }))
+        (root / ".skclaw.jsonc").write_text(json.dumps({"secrets": {"required": ["API_TOKEN"]},
+                                                       "protectedEnvironments": []}))
+        home = root / "home"
+        home.mkdir()
+        env = {
+            "PATH": os.environ["PATH"], "HOME": str(home), "CLOUDFLARE_API_BASE_URL": cf.base_url,
+            "CLOUDFLARE_API_TOKEN": cf.token, "CLOUDFLARE_ACCOUNT_ID": cf.account_id,
+            "WRANGLER_SEND_METRICS": "false", "WRANGLER_HIDE_BANNER": "true", "NO_PROXY": "127.0.0.1",
+            **{k: os.environ[k] for k in ("PYTHONPATH",) if k in os.environ},
+        }
+        cf.seed_worker("rel-staging", secrets={"API_TOKEN": "t"})
+        cf.create_d1(db_id, "rel-db")
+        skclaw = [str(Path(sys.executable).parent / "skclaw"), "-C", str(root), "--wrangler", str(wrangler)]
+        raw = [str(wrangler)]
+        where = ["--config", str(config), "--env", "staging"]
+        timed([*raw, "d1", "migrations", "apply", "DB", "--remote", *where], env=env, cwd=root)  # 0001, warm-up
+
+        deploy_raw, deploy_sk, migrate_raw, migrate_sk = [], [], [], []
+        for i in range(runs):
+            deploy_raw.append(timed([*raw, "deploy", *where], env=env, cwd=root))
+            deploy_sk.append(timed([*skclaw, "deploy", "--env", "staging", "--yes", "--json"], env=env))
+            (root / "migrations" / f"{2 * i + 2:04d}_raw.sql").write_text(f"CREATE TABLE raw_{i} (x TEXT);\n")
+            migrate_raw.append(timed([*raw, "d1", "migrations", "apply", "DB", "--remote", *where], env=env, cwd=root))
+            (root / "migrations" / f"{2 * i + 3:04d}_sk.sql").write_text(f"CREATE TABLE sk_{i} (x TEXT);\n")
+            migrate_sk.append(timed([*skclaw, "migrate", "--env", "staging", "--remote", "--yes", "--json"], env=env))
+        tables = cf.d1_tables(db_id)
+        assert all(f"sk_{i}" in tables and f"raw_{i}" in tables for i in range(runs)), "a migration did not land"
+
+    def median(values: list[float]) -> float:
+        return statistics.median(values)
+
+    d_ratio = median(deploy_sk) / median(deploy_raw)
+    m_ratio = median(migrate_sk) / median(migrate_raw)
+    print(f"\nrelease overhead ({runs} runs each, median; tiny Worker, real wrangler + emulator)")
+    print(f"  {'wrangler deploy':34}{median(deploy_raw):7.2f}s")
+    print(f"  {'skclaw deploy':34}{median(deploy_sk):7.2f}s   ratio {d_ratio:.2f}x   (goal <= 2.0x)")
+    print(f"  {'wrangler d1 migrations apply':34}{median(migrate_raw):7.2f}s")
+    print(f"  {'skclaw migrate --remote':34}{median(migrate_sk):7.2f}s   ratio {m_ratio:.2f}x   (goal <= 2.5x)")
+
+
 if __name__ == "__main__":
-    bench_help()
-    bench_sync()
+    only = sys.argv[1:]
+    if not only or "help" in only:
+        bench_help()
+    if not only or "sync" in only:
+        bench_sync()
+    if not only or "release" in only:
+        bench_release()

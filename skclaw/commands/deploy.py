@@ -91,18 +91,20 @@ class MigrationCheck:
 
 
 def check_pending_migrations(app: AppContext, target: EnvTarget) -> list[MigrationCheck]:
-    """Pending remote migrations of each D1 binding that has local migration files."""
-    checks: list[MigrationCheck] = []
-    for db in target.d1_databases:
-        if db.id is None or not _has_local_migrations(db):
-            continue
+    """Pending remote migrations of each D1 binding that has local migration files (in parallel)."""
+
+    def check(db: D1Database) -> MigrationCheck:
         try:
             pending = app.wrangler.d1_pending(target.name, db.binding, remote=True)
         except SkclawError as exc:  # the API, or output skclaw does not recognise
-            checks.append(MigrationCheck(db.binding, db.name, None, exc.message))
-            continue
-        checks.append(MigrationCheck(db.binding, db.name, pending))
-    return checks
+            return MigrationCheck(db.binding, db.name, None, exc.message)
+        return MigrationCheck(db.binding, db.name, pending)
+
+    databases = [db for db in target.d1_databases if db.id is not None and _has_local_migrations(db)]
+    if len(databases) <= 1:
+        return [check(db) for db in databases]
+    with ThreadPoolExecutor(max_workers=min(4, len(databases))) as pool:
+        return list(pool.map(check, databases))
 
 
 def enforce_migrations(app: AppContext, env: str, checks: Sequence[MigrationCheck], *, refuse_pending: bool) -> None:
@@ -296,8 +298,13 @@ def deploy(
             )
 
     if not dry_run:
-        if not with_secrets:
-            check = check_worker_secrets(app, target)
+        # The preflight reads are independent: one round trip of wall time, not two.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            secrets_check = None if with_secrets else pool.submit(check_worker_secrets, app, target)
+            migrations_check = pool.submit(check_pending_migrations, app, target)
+        # Leaving the pool waited for both: no read outlives the run, whichever one failed.
+        if secrets_check is not None:
+            check = secrets_check.result()
             result["firstDeploy"] = None if check.worker_exists is None else not check.worker_exists
             if check.missing_required:
                 missing = ", ".join(check.missing_required)
@@ -315,7 +322,7 @@ def deploy(
                 )
             for key in check.missing_optional:
                 out.warn(f"optional secret {key} is not set on {target.worker}")
-        migrations = check_pending_migrations(app, target)
+        migrations = migrations_check.result()
         result["pendingMigrations"] = {c.binding: c.pending for c in migrations}
         enforce_migrations(app, env, migrations, refuse_pending=check_migrations)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -135,16 +136,21 @@ def sql_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def checksum_sql(hashes: Mapping[str, str], applied_at: str) -> str:
-    rows = ", ".join(
-        f"({sql_literal(name)}, {sql_literal(digest)}, {sql_literal(applied_at)})"
-        for name, digest in hashes.items()
-    )
-    return (
+def checksum_sql(hashes: Mapping[str, str], applied_at: str, *, drop: Sequence[str] = ()) -> str:
+    statements = [
         f"CREATE TABLE IF NOT EXISTS {CHECKSUM_TABLE} "
-        "(name TEXT PRIMARY KEY, sha256 TEXT NOT NULL, applied_at TEXT NOT NULL); "
-        f"INSERT OR REPLACE INTO {CHECKSUM_TABLE} (name, sha256, applied_at) VALUES {rows};"
-    )
+        "(name TEXT PRIMARY KEY, sha256 TEXT NOT NULL, applied_at TEXT NOT NULL);"
+    ]
+    if drop:
+        names = ", ".join(sql_literal(name) for name in drop)
+        statements.append(f"DELETE FROM {CHECKSUM_TABLE} WHERE name IN ({names});")
+    if hashes:
+        rows = ", ".join(
+            f"({sql_literal(name)}, {sql_literal(digest)}, {sql_literal(applied_at)})"
+            for name, digest in hashes.items()
+        )
+        statements.append(f"INSERT OR REPLACE INTO {CHECKSUM_TABLE} (name, sha256, applied_at) VALUES {rows};")
+    return " ".join(statements)
 
 
 # -- the D1 database, through wrangler ------------------------------------------------------------
@@ -179,12 +185,12 @@ class D1Client:
     def apply(self) -> WranglerResult:
         return self._wrangler.d1_apply(self._target.env, self._db, remote=self._target.remote)
 
-    def record_checksums(self, hashes: Mapping[str, str]) -> None:
-        if not hashes:
+    def record_checksums(self, hashes: Mapping[str, str], *, drop: Sequence[str] = ()) -> None:
+        if not hashes and not drop:
             return
         applied_at = datetime.now(UTC).isoformat(timespec="seconds")
-        # Idempotent (INSERT OR REPLACE), so retrying a transient failure is safe.
-        self._wrangler.d1_execute(self._target.env, self._db, checksum_sql(hashes, applied_at),
+        # Idempotent (INSERT OR REPLACE, DELETE), so retrying a transient failure is safe.
+        self._wrangler.d1_execute(self._target.env, self._db, checksum_sql(hashes, applied_at, drop=drop),
                                   remote=self._target.remote, what=f"recording checksums in {CHECKSUM_TABLE}")
 
 
@@ -278,7 +284,17 @@ def migrate(
         app.lock_env(env_name)  # before reading what is pending: the plan must still hold at apply
 
     client = D1Client(app, target)
-    pending_set = set(client.pending())
+    # Round one: the reads, in parallel. In a non-interactive run the restore point is read here
+    # too (nothing waits between it and the apply); at a terminal it is taken after the answer.
+    # Only when the gate cannot refuse for want of flags (a refused run reads no restore point).
+    early_bookmark = (remote and not app.interactive and not (list_only or dry_run)
+                      and (not target.protected or (app.action.yes and app.action.confirm_env == env_name)))
+    # Local D1 is one sqlite file that `migrations list` also writes to: one wrangler at a time there.
+    with ThreadPoolExecutor(max_workers=3 if remote else 1) as pool:
+        pending_read = pool.submit(client.pending)
+        sums_read = None if list_only else pool.submit(client.recorded_checksums)
+        bookmark_read = pool.submit(client.bookmark) if early_bookmark else None
+    pending_set = set(pending_read.result())
     unknown = sorted(pending_set.difference(files))
     if unknown:
         raise FailedError(
@@ -294,8 +310,8 @@ def migrate(
         show_lists(app, already, pending)
         return Outcome(result)
 
-    if already:
-        check_integrity(app, client, target, already, result)
+    if already and sums_read is not None:
+        check_integrity(app, sums_read.result(), target, already, result)
     try:
         findings = lint(target, already, pending)
     except UsageError as exc:  # a file that does not replay: named, with SQLite's error
@@ -312,7 +328,7 @@ def migrate(
         return Outcome(result)
 
     ask_consent(app, target, pending, findings, result)
-    return apply(app, client, target, pending, allow_no_bookmark, result)
+    return apply(app, client, target, pending, allow_no_bookmark, result, bookmark_read)
 
 
 # -- steps ----------------------------------------------------------------------------------------
@@ -377,7 +393,7 @@ def record(
 
 def check_integrity(
     app: AppContext,
-    client: D1Client,
+    recorded: Mapping[str, str],
     target: Target,
     applied: Sequence[str],
     result: dict[str, Any],
@@ -385,7 +401,6 @@ def check_integrity(
     """Refuse (exit 2) when a file skclaw applied has changed since."""
     from skclaw.migrations_lint import sha256_of
 
-    recorded = client.recorded_checksums()
     directory = target.database.migrations_dir
     changed = [
         name
@@ -455,10 +470,11 @@ def take_bookmark(
     target: Target,
     allow_no_bookmark: bool,
     result: dict[str, Any],
+    prefetched: Future[str] | None = None,
 ) -> None:
     out = app.output
     try:
-        bookmark = client.bookmark()
+        bookmark = prefetched.result() if prefetched is not None else client.bookmark()
     except SkclawError as exc:
         if target.protected and not allow_no_bookmark:
             result["status"] = "failed"
@@ -489,6 +505,7 @@ def apply(
     pending: Sequence[str],
     allow_no_bookmark: bool,
     result: dict[str, Any],
+    bookmark_read: Future[str] | None = None,
 ) -> Outcome:
     from skclaw.migrations_lint import sha256_of
 
@@ -496,14 +513,33 @@ def apply(
     # Hash what is about to be applied, before wrangler reads the files.
     hashes = {name: sha256_of(target.database.migrations_dir / name) for name in pending}
     if target.remote:
-        take_bookmark(app, client, target, allow_no_bookmark, result)
+        take_bookmark(app, client, target, allow_no_bookmark, result, bookmark_read)
 
-    try:
-        done = client.apply()
-    except KeyboardInterrupt:
-        interrupted(app, target, result)
-    except WranglerError as exc:
-        failed, error = failed_migration(exc.detail or exc.message)
+    # Round two: the apply, and beside it the checksums of the files it applies (INSERT OR
+    # REPLACE; a failed run corrects them below). A checksum only matters once its file is applied.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # Local D1 is one sqlite file: its checksums are written after the apply.
+        sums_written = pool.submit(client.record_checksums, hashes) if target.remote else None
+        try:
+            done = client.apply()
+            apply_error: WranglerError | None = None
+        except KeyboardInterrupt:
+            pool.shutdown(wait=True)
+            interrupted(app, target, result)
+        except WranglerError as exc:
+            apply_error = exc
+    if sums_written is None and apply_error is None:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            sums_written = pool.submit(client.record_checksums, hashes)
+    checksums_error = sums_written.exception() if sums_written is not None else None
+    result["checksumsRecorded"] = checksums_error is None and bool(hashes)
+    if checksums_error is not None:
+        out.warn(
+            f"could not record the migrations' checksums in {CHECKSUM_TABLE} ({checksums_error}); "
+            "edits to them will not be detected"
+        )
+    if apply_error is not None:
+        failed, error = failed_migration(apply_error.detail or apply_error.message)
         apply_failed(app, client, target, pending, hashes, result, failed, error)
 
     statuses = parse_apply_statuses(done.stdout)
@@ -530,7 +566,6 @@ def apply(
     result["applied"] = list(pending)
     for name in pending:
         out.success(f"applied {name}")
-    save_checksums(app, client, hashes, result)
     record(app, target, "applied", result)
     out.success(
         f"{len(pending)} migration(s) applied to {target.database.name} ({target.location})"
@@ -556,15 +591,15 @@ def interrupted(app: AppContext, target: Target, result: dict[str, Any]) -> NoRe
 
 
 def save_checksums(
-    app: AppContext, client: D1Client, hashes: Mapping[str, str], result: dict[str, Any]
+    app: AppContext, client: D1Client, hashes: Mapping[str, str], drop: Sequence[str], result: dict[str, Any]
 ) -> None:
     try:
-        client.record_checksums(hashes)
+        client.record_checksums(hashes, drop=drop)
     except SkclawError as exc:
         result["checksumsRecorded"] = False
         app.output.warn(
-            f"the migrations are applied, but their checksums could not be recorded in "
-            f"{CHECKSUM_TABLE} ({exc.message}); edits to them will not be detected"
+            f"the checksums in {CHECKSUM_TABLE} could not be corrected ({exc.message}); "
+            "edits to the migrations may not be detected"
         )
     else:
         result["checksumsRecorded"] = bool(hashes)
@@ -601,7 +636,9 @@ def apply_failed(
         applied = list(pending[: pending.index(failed)]) if failed in pending else []
 
     result.update(applied=applied, failed=failed, error=error, status="failed")
-    save_checksums(app, client, {name: hashes[name] for name in applied}, result)
+    # Checksums were written beside the apply for every pending file: keep the applied ones only.
+    save_checksums(app, client, {name: hashes[name] for name in applied},
+                   [name for name in pending if name not in applied], result)
     record(app, target, "failed", result, error=error)
 
     before = (
