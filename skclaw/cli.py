@@ -32,6 +32,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("skclaw.commands.deploy:status", "Show the live deployment of each environment."),
     "rollback": ("skclaw.commands.deploy:rollback", "Roll an environment back to an earlier version."),
     "migrate": ("skclaw.commands.migrate:migrate", "Apply D1 migrations, safely."),
+    "ci": ("skclaw.commands.ci:ci", "CI helpers: the environment matrix for a per-env job fan-out."),
 }
 
 
@@ -250,16 +251,14 @@ def execute(app: Any, name: str, call: Callable[[], Outcome]) -> int:
         if detail and app.globals.verbosity >= 1:
             out.detail(detail)
         partial = getattr(exc, "partial_result", None)
-        out.envelope(name, code, partial, {"kind": exc.kind, "message": str(exc)})
-        _warn_audit_failures(app)
+        _finish(app, name, code, partial, {"kind": exc.kind, "message": str(exc)})
         return code
     except KeyboardInterrupt:
         process.kill_all_children()
         signame = process.signal_name()
         out.error(f"Interrupted ({signame}); wrangler was stopped.")
-        out.envelope(name, process.interrupted_exit_code(), None,
-                     {"kind": "interrupted", "message": f"interrupted by {signame}"})
-        _warn_audit_failures(app)
+        _finish(app, name, process.interrupted_exit_code(), None,
+                {"kind": "interrupted", "message": f"interrupted by {signame}"})
         return process.interrupted_exit_code()
     except Exception as exc:  # the boundary: a bug, reported briefly, with the traceback on disk
         path = write_crash_log(exc)
@@ -270,9 +269,18 @@ def execute(app: Any, name: str, call: Callable[[], Outcome]) -> int:
     if outcome.exit_code != 0:
         kind = outcome.kind or _KIND_BY_CODE.get(outcome.exit_code, "failed")
         error = {"kind": kind, "message": outcome.message or kind}
-    out.envelope(name, outcome.exit_code, outcome.result, error, reveal_values=outcome.reveal_values)
-    _warn_audit_failures(app)
+    _finish(app, name, outcome.exit_code, outcome.result, error, reveal_values=outcome.reveal_values)
     return outcome.exit_code
+
+
+def _finish(app: Any, name: str, code: int, result: Any, error: dict[str, str] | None, *,
+            reveal_values: bool = False) -> None:
+    """Every run ends here: the --json envelope, GitHub's summary and annotations, audit warnings."""
+    from skclaw import github
+
+    app.output.envelope(name, code, result, error, reveal_values=reveal_values)
+    github.report(app.environ, app.output.stderr, name, code, result, error)
+    _warn_audit_failures(app)
 
 
 def _warn_audit_failures(app: Any) -> None:

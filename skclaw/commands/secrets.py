@@ -372,6 +372,11 @@ def rotate(app: AppContext, key: str, envs: tuple[str, ...], all_envs: bool, nby
         audit.record(app.project_dir, command="secrets rotate", env=env, worker=target.worker,
                      outcome="pushed" if not no_push else "stored", keys=[key])
         app.output.success(f"{env}: rotated {key} ({'stored and pushed' if not no_push else 'stored'})")
+        if print_value:
+            from skclaw import github
+
+            # Before the value is shown anywhere: on stdout's own stream when it is printed there.
+            github.mask(app.environ, app.output.stderr if app.action.json else app.output.stdout, value.reveal())
         if print_value and not app.action.json:
             app.output.print_value(value.reveal() if len(stores) == 1 else f"{env}\t{value.reveal()}")
     outcome = _finish(app, results, ok_envs, failed, "secrets rotate")
