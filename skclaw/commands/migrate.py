@@ -7,7 +7,8 @@ A run goes through these steps; any of them can stop it:
    so no local copy of production's database is ever created.
 3. Read state: ``d1 migrations list`` (what is pending) and skclaw's checksum table (have applied
    files been edited since?).
-4. Lint what is pending (:mod:`skclaw.migrations_lint`). ``--list`` and ``--dry-run`` stop here.
+4. Lint what is pending (:mod:`skclaw.migrations`, a canary replay). ``--list`` and
+   ``--dry-run`` stop here.
 5. Consent (:func:`skclaw.safety.request_consent`).
 6. Remote: record a D1 Time Travel bookmark and print the exact restore command.
 7. ``d1 migrations apply`` (never retried: a migration may have landed), then record the
@@ -40,7 +41,7 @@ from skclaw.errors import (
 from skclaw.project import DEFAULT_ENV, D1Database, EnvTarget
 
 if TYPE_CHECKING:
-    from skclaw.migrations_lint import Finding
+    from skclaw.migrations import Finding
     from skclaw.wrangler import WranglerResult
 
 COMMAND = "migrate"
@@ -357,7 +358,7 @@ def migrate(
     allow_no_bookmark: bool,
 ) -> Outcome:
     """Apply an environment's pending D1 migrations, after a lint, consent and a restore point."""
-    from skclaw.migrations_lint import list_migration_files
+    from skclaw.migrations import list_migration_files
 
     if remote and local:
         raise UsageError("--remote and --local exclude each other.")
@@ -517,7 +518,7 @@ def check_integrity(
     result: dict[str, Any],
 ) -> None:
     """Refuse (exit 2) when a file skclaw applied has changed since."""
-    from skclaw.migrations_lint import sha256_of
+    from skclaw.migrations import sha256_of
 
     recorded = client.recorded_checksums()
     directory = target.database.migrations_dir
@@ -545,7 +546,7 @@ def check_integrity(
 
 
 def lint(target: Target, applied: Sequence[str], pending: Sequence[str]) -> list[Finding]:
-    from skclaw.migrations_lint import lint_migrations
+    from skclaw.migrations import lint_migrations
 
     if not pending:
         return []
@@ -624,7 +625,7 @@ def apply(
     allow_no_bookmark: bool,
     result: dict[str, Any],
 ) -> Outcome:
-    from skclaw.migrations_lint import sha256_of
+    from skclaw.migrations import sha256_of
 
     out = app.output
     # Hash what is about to be applied, before wrangler reads the files.
