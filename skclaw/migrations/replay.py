@@ -511,8 +511,13 @@ def _named_check(sql: str, name: str) -> list[str]:
 
 
 def _next_choice(choice: list[int], groups: list[_Group], culprits: Iterable[int]) -> bool:
-    """Advance the culprit groups' choices like an odometer; False when all were tried."""
-    for g in culprits:
+    """Advance the culprit groups' choices like an odometer; False when all were tried.
+
+    Groups still at their first (distinctive) value move first: when a CHECK such as
+    ``discount <= price`` fails after ``price`` was moved off its value to satisfy another
+    constraint, ``discount`` is the one to change.
+    """
+    for g in sorted(culprits, key=lambda g: (choice[g], g)):
         if choice[g] + 1 < len(groups[g].candidates):
             choice[g] += 1
             return True
