@@ -432,6 +432,50 @@ def test_dry_run_and_list_change_nothing(
     assert "users" in emulator.d1_tables(uuid)
 
 
+# A loss only the replay finds: no statement reads as a DELETE of users, yet a trigger the file
+# creates empties it when the file's last statement fires it.
+TRIGGERED = "0002_audit_log.sql"
+TRIGGERED_SQL = """\
+CREATE TABLE audit_log (id INTEGER PRIMARY KEY, event TEXT NOT NULL);
+CREATE TRIGGER audit_reset AFTER INSERT ON audit_log
+BEGIN
+  DELETE FROM users WHERE 1 = 1;
+END;
+INSERT INTO audit_log (event) VALUES ('audit enabled');
+"""
+
+
+@pytest.mark.wrangler
+def test_a_loss_found_only_by_the_replay_needs_confirm_env_on_production(
+    skclaw: Any, sample_project: SampleProject, emulator: CloudflareEmulator
+) -> None:
+    uuid = seed_first_applied(emulator, sample_project, "production")
+    (sample_project.migrations_dir / TRIGGERED).write_text(TRIGGERED_SQL)
+
+    run = skclaw("--env", "production", "--remote", "--yes", "--json")
+    assert run.code == 3, run.err
+    assert run.envelope["error"]["kind"] == "refused"
+    assert "--confirm-env production" in run.err
+    findings = run.result["findings"]
+    assert [(f["code"], f["table"], f["file"], f["line"], f["destructive"]) for f in findings] == [
+        ("delete-rows", "users", TRIGGERED, 6, True)
+    ]
+    assert findings[0]["statement"] == "INSERT INTO audit_log (event) VALUES ('audit enabled')"
+    assert "destructive" in run.err and "deletes rows of table users" in run.err
+    # Nothing was applied: no write, no bookmark, the row is still there.
+    assert d1_writes(emulator) == []
+    assert emulator.requests_to("GET", r"/time_travel/bookmark") == []
+    assert emulator.d1_query(uuid, "SELECT email FROM users") == [{"email": "a@example.com"}]
+    assert "audit_log" not in emulator.d1_tables(uuid)
+
+    run = skclaw(
+        "--env", "production", "--remote", "--yes", "--confirm-env", "production", "--json"
+    )
+    assert run.code == 0, run.err
+    assert run.result["applied"] == [TRIGGERED] and run.result["bookmark"]
+    assert emulator.d1_query(uuid, "SELECT count(*) AS n FROM users") == [{"n": 0}]
+
+
 # ----------------------------------------------------------------------------- consent in a pty
 
 
