@@ -23,7 +23,7 @@ from skclaw.commands.migrate import (
     parse_query_rows,
     restore_command,
 )
-from tests.cfemu import CloudflareEmulator, Recorded
+from tests.cfemu import ApiError, CloudflareEmulator, Recorded
 from tests.conftest import REPO_ROOT, SampleProject, run_wrangler_binary
 from tests.skrun import Result
 
@@ -474,6 +474,54 @@ def test_a_loss_found_only_by_the_replay_needs_confirm_env_on_production(
     assert run.code == 0, run.err
     assert run.result["applied"] == [TRIGGERED] and run.result["bookmark"]
     assert emulator.d1_query(uuid, "SELECT count(*) AS n FROM users") == [{"n": 0}]
+
+
+@pytest.mark.wrangler
+@pytest.mark.parametrize("landed", [False, True], ids=["lost-before", "landed-then-error"])
+def test_a_transient_error_on_apply_is_not_retried(
+    landed: bool, skclaw: Any, sample_project: SampleProject, emulator: CloudflareEmulator
+) -> None:
+    """A 5xx on the apply's query is transient, yet `migrations apply` is never retried: the
+    migration may have landed. skclaw asks the database what is applied and says so."""
+    info = sample_project.d1["staging"]
+    emulator.create_d1(info.id, info.name)
+    applies: list[str] = []
+
+    def flaky(rec: Recorded, account: str, db_id: str) -> Any:
+        # The emulator's own /query handler, for everything but the migration's query.
+        query = emulator._r_d1_query
+        if "CREATE TABLE users" not in sql_of(rec):
+            return query(rec, account, db_id)
+        applies.append(sql_of(rec))
+        if landed:
+            query(rec, account, db_id)  # the migration lands, but the answer is a 5xx
+        raise ApiError(500, 10013, "Internal error")
+
+    emulator.add_route("POST", r"/accounts/([^/]+)/d1/database/([^/]+)/query", flaky)
+    run = skclaw("--env", "staging", "--remote", "--json")
+    assert run.code == 1, run.err
+    assert len(applies) == 1  # sent once: no retry of `migrations apply`
+    message = run.envelope["error"]["message"]
+    result = run.result
+    assert result["status"] == "failed"
+    assert result["restoreCommand"] and result["restoreCommand"] in run.err
+    tables = emulator.d1_tables(info.id)
+    checksums = (
+        emulator.d1_query(info.id, f"SELECT name FROM {CHECKSUM_TABLE}")
+        if CHECKSUM_TABLE in tables
+        else []
+    )
+    if landed:
+        assert "users" in tables
+        assert f"failed on {FIRST} (Internal error [code: 10013])" in message
+        assert f"the database lists {FIRST} as applied" in message and "Nothing is pending" in message
+        assert result["applied"] == [FIRST] and result["failed"] is None
+        assert checksums == [{"name": FIRST}]
+    else:
+        assert "users" not in tables
+        assert f"Migration {FIRST} failed" in message and "Nothing was applied" in message
+        assert result["applied"] == [] and result["failed"] == FIRST
+        assert checksums == []
 
 
 # ----------------------------------------------------------------------------- consent in a pty

@@ -724,13 +724,14 @@ def apply_failed(
             f"could not re-read the migration state ({exc.message}); the list below is inferred"
         )
         still_pending = None
+    landed: str | None = None
     if still_pending is not None:
-        applied = [n for n in pending if n not in still_pending and n != failed]
+        applied = [n for n in pending if n not in still_pending]
         if failed is not None and failed not in still_pending:
-            out.warn(
-                f"wrangler recorded {failed} as applied although it failed; check the database"
-            )
-        if failed is None:
+            # The database lists it: it landed, and the error came after (a lost answer, or a
+            # statement wrangler shows as failed in a file D1 recorded).
+            landed, failed = failed, None
+        elif failed is None:
             failed = next((n for n in pending if n in still_pending), None)
     else:
         applied = list(pending[: pending.index(failed)]) if failed in pending else []
@@ -744,6 +745,13 @@ def apply_failed(
     )
     what = f"Migration {failed} failed" if failed else "wrangler d1 migrations apply failed"
     message = f"{what}: {first_line(error)}. {before}"
+    if landed is not None:
+        rest = [n for n in pending if n not in applied]
+        message = (
+            f"wrangler d1 migrations apply failed on {landed} ({first_line(error)}), but the "
+            f"database lists {landed} as applied. Applied: {', '.join(applied)}. "
+            + (f"Not applied: {', '.join(rest)}." if rest else "Nothing is pending.")
+        )
     if result["restoreCommand"]:
         hint = f"To return {target.database.name} to before this run: {result['restoreCommand']}"
     elif target.remote:
