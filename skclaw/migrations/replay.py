@@ -386,12 +386,14 @@ class _Seeder:
             ).fetchall()
             targets = [str(name) for (name,) in pk] or ["rowid"]
         columns = ", ".join(_quote(t) if t != "rowid" else "rowid" for t in targets)
-        try:
-            rows = self._conn.execute(
-                f"SELECT DISTINCT {columns} FROM {_quote(parent)} LIMIT 12"
-            ).fetchall()
-        except sqlite3.Error:
-            return []
+        query = f"SELECT DISTINCT {columns} FROM {_quote(parent)}"
+        try:  # the newest rows first: the parent's canary rows of this round
+            rows = self._conn.execute(f"{query} ORDER BY rowid DESC LIMIT 12").fetchall()
+        except sqlite3.Error:  # WITHOUT ROWID
+            try:
+                rows = self._conn.execute(f"{query} LIMIT 12").fetchall()
+            except sqlite3.Error:
+                return []
         keys = [tuple(row) for row in rows]
         k %= max(len(keys), 1)
         return keys[k:] + keys[:k]  # each canary row a different parent, where there are several
@@ -414,8 +416,8 @@ class _Seeder:
             groups.insert(len(groups), _Group((column.name,), [(v,) for v in unique]))
         return groups
 
-    def insert(self, table: _Table, k: int) -> tuple[dict[str, Value], frozenset[str]] | str:
-        """Insert canary row ``k``: its values read back and its distinctive columns, or why not."""
+    def insert(self, table: _Table, k: int) -> _Placed | str:
+        """Insert canary row ``k`` of ``table``; where it is, or why no row fits."""
         groups = self._groups(table, k)
         choice = [0] * len(groups)
         error = "no candidate values"
@@ -434,34 +436,45 @@ class _Seeder:
                 if not _next_choice(choice, groups, _culprits(error, table, groups)):
                     return error
                 continue
-            row = self._read_back(table, cursor.lastrowid, given)
-            if row is None:
-                return "the inserted row was removed at once (a trigger?)"
-            first = {g.columns[0]: g.candidates[0][0] for g in groups if not g.foreign_key}
-            distinctive = frozenset(
-                c
-                for c, v in row.items()
-                if c in first and type(first[c]) is type(v) and first[c] == v
-            )
-            return row, distinctive
+            first = {
+                fold(g.columns[0]): g.candidates[0][0] for g in groups if not g.foreign_key
+            }
+            if not table.without_rowid:
+                return _Placed("rowid = ?", [cursor.lastrowid], first)
+            given_by_key = {fold(c): v for c, v in given.items()}
+            keys = [c.name for c in table.columns if c.pk]
+            where = " AND ".join(f"{_quote(key)} IS ?" for key in keys)
+            return _Placed(where, [given_by_key.get(fold(key)) for key in keys], first)
         return error
 
-    def _read_back(
-        self, table: _Table, rowid: int | None, given: dict[str, Value]
-    ) -> dict[str, Value] | None:
+    def read(self, table: _Table, placed: _Placed) -> tuple[dict[str, Value], frozenset[str]] | None:
+        """A placed row's values now, and its columns that still hold their distinctive value."""
         names = [c.name for c in table.columns]
         select = ", ".join(_quote(n) for n in names)
-        params: list[Value]
-        if not table.without_rowid:
-            where, params = "rowid = ?", [rowid]
-        else:
-            keys = [c.name for c in table.columns if c.pk]
-            where = " AND ".join(f"{_quote(k)} IS ?" for k in keys)
-            params = [given.get(k) for k in keys]
         row = self._conn.execute(
-            f"SELECT {select} FROM {_quote(table.name)} WHERE {where} LIMIT 1", params
+            f"SELECT {select} FROM {_quote(table.name)} WHERE {placed.where} LIMIT 1",
+            placed.params,
         ).fetchone()
-        return None if row is None else dict(zip(names, row, strict=True))
+        if row is None:
+            return None
+        values: dict[str, Value] = dict(zip(names, row, strict=True))
+        distinctive = frozenset(
+            name
+            for name, value in values.items()
+            if fold(name) in placed.first
+            and type(placed.first[fold(name)]) is type(value)
+            and placed.first[fold(name)] == value
+        )
+        return values, distinctive
+
+
+@dataclass(frozen=True)
+class _Placed:
+    """Where a canary row was inserted, and the distinctive values it was given."""
+
+    where: str
+    params: list[Value]
+    first: dict[str, Candidate]  # folded column -> its distinctive candidate
 
 
 def _insert_sql(table: _Table, columns: list[str]) -> str:
@@ -670,33 +683,48 @@ class _Replay:
         return self._tables
 
     def _seed(self) -> dict[_Place, str]:
-        """Canary rows in every pre-existing table; returns the tables that got none, and why."""
+        """Canary rows in every pre-existing table; returns the tables that got none, and why.
+
+        Values are read back once every table has its rows: an insert trigger may change rows
+        placed earlier (a counter in the parent, say), and that change is not the migration's.
+        Earlier canaries that the new rows' triggers changed are no longer judged.
+        """
         tables = self._read_tables()
-        unseeded: dict[_Place, str] = {}
+        reasons: dict[_Place, str] = {}
+        placed: list[tuple[_Place, _Table, _Placed]] = []
         for place in _parents_first(self._places, tables, self._canary_db):
             table = place.locate(tables)
             if table is None:
                 continue
-            tracked = {
-                column: found.name
-                for column in place.columns
-                if (found := place.column_in(table, column)) is not None
-            }
-            reason = "no columns"
-            placed = 0
+            reasons[place] = "no columns"
             for k in range(CANARY_ROWS):
                 result = self._seeder.insert(table, k)
                 if isinstance(result, str):
-                    reason = result
-                    continue
-                row, distinctive = result
-                values = {column: row[now] for column, now in tracked.items()}
-                mine = frozenset(column for column, now in tracked.items() if now in distinctive)
-                self._canaries.append(_Canary(place, values, mine))
-                placed += 1
-            if not placed:
-                unseeded[place] = reason
-        return unseeded
+                    reasons[place] = result
+                else:
+                    placed.append((place, table, result))
+        tables = self._read_tables()
+        for canary in self._canaries:
+            if not canary.lost:
+                self._rebaseline(canary, tables)
+        seeded: set[_Place] = set()
+        for place, table, where in placed:
+            read = self._seeder.read(table, where)
+            if read is None:
+                reasons[place] = "the rows placed in it were removed at once (by a trigger?)"
+                continue
+            row, distinctive = read
+            values: dict[str, Value] = {}
+            mine: set[str] = set()
+            for column in place.columns:
+                found = place.column_in(table, column)
+                if found is not None:
+                    values[column] = row[found.name]
+                    if found.name in distinctive:
+                        mine.add(column)
+            self._canaries.append(_Canary(place, values, frozenset(mine)))
+            seeded.add(place)
+        return {place: reason for place, reason in reasons.items() if place not in seeded}
 
     def _follow_rename(self, where: _Where) -> None:
         rename = rename_of(where.stmt)
@@ -731,6 +759,26 @@ class _Replay:
                 else:
                     blamed[aspect] = where
             canary.lost = blamed
+
+    def _rebaseline(self, canary: _Canary, tables: dict[str, _Table]) -> None:
+        """Take the values an intact canary holds now, after placing rows changed it."""
+        if not self._lost(canary, tables):
+            return
+        table = canary.place.locate(tables)
+        keys = [c for c in canary.distinctive]
+        if table is None or not keys:
+            return
+        columns = {c: found.name for c in canary.values if (found := canary.place.column_in(table, c))}
+        if not set(keys) <= set(columns):
+            return
+        select = ", ".join(_quote(now) for now in columns.values())
+        where = " AND ".join(f"{_quote(columns[c])} IS ?" for c in keys)
+        row = self._canary_db.execute(
+            f"SELECT {select} FROM {_quote(table.name)} WHERE {where} LIMIT 1",
+            [canary.values[c] for c in keys],
+        ).fetchone()
+        if row is not None:
+            canary.values.update(zip(columns, row, strict=True))
 
     def _lost(self, canary: _Canary, tables: dict[str, _Table]) -> frozenset[str]:
         """What of the canary no row holds now: ROW, or the columns whose values are gone."""
