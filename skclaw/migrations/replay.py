@@ -43,6 +43,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from skclaw.errors import UsageError
@@ -206,9 +207,12 @@ class _Table:
     sql: str
     columns: tuple[_Column, ...]  # without hidden and generated columns
 
+    @cached_property
+    def _by_key(self) -> dict[str, _Column]:
+        return {fold(c.name): c for c in self.columns}
+
     def column(self, name: str) -> _Column | None:
-        key = fold(name)
-        return next((c for c in self.columns if fold(c.name) == key), None)
+        return self._by_key.get(fold(name))
 
 
 def _content_elsewhere(sql: str) -> bool:
@@ -748,7 +752,10 @@ class _Replay:
             return
         self._last_change = change
         tables = self._read_tables()
+        intact = self._intact(tables)
         for canary in self._canaries:
+            if id(canary) in intact:
+                continue
             lost = self._lost(canary, tables)
             blamed: dict[str, _Where] = {}
             for aspect in lost:
@@ -759,6 +766,44 @@ class _Replay:
                 else:
                     blamed[aspect] = where
             canary.lost = blamed
+
+    def _intact(self, tables: dict[str, _Table]) -> set[int]:
+        """Canaries (by id) not lost so far that are still intact, found in one query per table.
+
+        The common case (a statement that touched none of them) costs one query per table
+        instead of one per canary.
+        """
+        groups: dict[tuple[int, tuple[str, ...]], list[_Canary]] = {}
+        for canary in self._canaries:
+            if not canary.lost:
+                groups.setdefault((id(canary.place), tuple(canary.values)), []).append(canary)
+        intact: set[int] = set()
+        for (_, columns), canaries in groups.items():
+            place = canaries[0].place
+            table = place.locate(tables)
+            if table is None or not columns:
+                continue
+            found = [place.column_in(table, column) for column in columns]
+            if any(f is None for f in found):
+                continue
+            width = len(columns) + 1
+            for start in range(0, len(canaries), max(1, 900 // width)):
+                chunk = canaries[start : start + max(1, 900 // width)]
+                rows = ", ".join("(" + ", ".join("?" * width) + ")" for _ in chunk)
+                names = ", ".join(f"v{i}" for i in range(width))
+                match = " AND ".join(
+                    f"t.{_quote(f.name)} IS c.v{i + 1}" for i, f in enumerate(found) if f
+                )
+                sql = (
+                    f"WITH c({names}) AS (VALUES {rows}) SELECT c.v0 FROM c WHERE EXISTS "
+                    f"(SELECT 1 FROM {_quote(table.name)} AS t WHERE {match})"
+                )
+                params: list[Value] = []
+                for index, canary in enumerate(chunk):
+                    params += [index, *(canary.values[c] for c in columns)]
+                for (index,) in self._canary_db.execute(sql, params):
+                    intact.add(id(chunk[int(index)]))
+        return intact
 
     def _rebaseline(self, canary: _Canary, tables: dict[str, _Table]) -> None:
         """Take the values an intact canary holds now, after placing rows changed it."""
