@@ -308,6 +308,45 @@ def test_update_or_replace_without_where_names_the_table(tmp_path: Path) -> None
     assert codes(findings) == [("change-values", "users", "name")]
 
 
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE users SET email = trim(email);",
+        "UPDATE users SET email = lower(email) WHERE email <> lower(email);",
+    ],
+)
+def test_normalising_values_in_place_changes_them(tmp_path: Path, sql: str) -> None:
+    assert codes(lint(tmp_path, sql)) == [("change-values", "users", "email")]
+
+
+def test_canary_values_stay_distinctive_under_a_check_that_forbids_spaces(
+    tmp_path: Path,
+) -> None:
+    init = "CREATE TABLE tags (id INTEGER PRIMARY KEY, name TEXT UNIQUE CHECK (name = trim(name)));"
+    findings = lint(tmp_path, "UPDATE tags SET name = lower(name);", init=init)
+    assert codes(findings) == [("change-values", "tags", "name")]
+
+
+def test_dropping_a_referenced_table_is_judged_as_if_nothing_referenced_it(
+    tmp_path: Path,
+) -> None:
+    # With foreign keys on, the canary posts make DROP TABLE users fail in SQLite. Production
+    # may have users without posts, so the replay runs it again with foreign keys off.
+    findings = lint(tmp_path, "DROP TABLE users;")
+    assert codes(findings) == [("drop-table", "users", None)]
+
+
+def test_a_loss_through_a_trigger_says_so(tmp_path: Path) -> None:
+    sql = """
+    CREATE TRIGGER posts_cleanup AFTER UPDATE ON users BEGIN DELETE FROM posts; END;
+    UPDATE users SET name = name;
+    """
+    findings = lint(tmp_path, sql)
+    assert codes(findings) == [("delete-rows", "posts", None)]
+    assert findings[0].line == 3 and findings[0].statement == "UPDATE users SET name = name"
+    assert "(through a trigger or a foreign key action)" in findings[0].message
+
+
 def test_comments_are_not_statements(tmp_path: Path) -> None:
     sql = """
     -- DELETE FROM posts;

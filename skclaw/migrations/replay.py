@@ -339,6 +339,7 @@ class _Group:
     columns: tuple[str, ...]
     candidates: list[tuple[Candidate, ...]]
     foreign_key: bool = False
+    distinctive: int = 0  # how many of the first candidates are this row's own values
 
 
 class _Seeder:
@@ -347,15 +348,19 @@ class _Seeder:
         self._clock = clock
         self._serial = 0
 
-    def distinctive(self, table: _Table, column: _Column) -> Value:
+    def distinctive(self, table: _Table, column: _Column) -> list[Value]:
+        """Values of this cell only. Text starts with a space and has capitals, so that
+        ``trim`` and ``lower`` change it; without the space in case a CHECK forbids it."""
         self._serial += 1
         affinity = _affinity(table, column)
         if affinity == "INTEGER":
-            return 7_340_000_000 + self._serial
+            return [7_340_000_000 + self._serial]
         if affinity == "REAL":
-            return 7_340_000_000.25 + self._serial
+            return [7_340_000_000.25 + self._serial]
         text = f"Canary-{self._serial} {column.name}"
-        return text.encode() if affinity == "BLOB" else text
+        if affinity == "BLOB":
+            return [text.encode()]
+        return [" " + text, text]
 
     def _foreign_key_groups(self, table: _Table, k: int) -> list[_Group]:
         rows = self._conn.execute(
@@ -409,15 +414,15 @@ class _Seeder:
         for column in table.columns:
             if fold(column.name) in in_fk:
                 continue
-            values: list[Candidate] = [self.distinctive(table, column), OMIT, *literals]
-            values += _FALLBACKS
+            own = self.distinctive(table, column)
+            values: list[Candidate] = [*own, OMIT, *literals, *_FALLBACKS]
             if not column.notnull:
                 values.append(None)
             unique: list[Candidate] = []
             for value in values:
                 if not any(type(value) is type(u) and value == u for u in unique):
                     unique.append(value)
-            groups.insert(len(groups), _Group((column.name,), [(v,) for v in unique]))
+            groups.append(_Group((column.name,), [(v,) for v in unique], distinctive=len(own)))
         return groups
 
     def insert(self, table: _Table, k: int) -> _Placed | str:
@@ -441,7 +446,8 @@ class _Seeder:
                     return error
                 continue
             first = {
-                fold(g.columns[0]): g.candidates[0][0] for g in groups if not g.foreign_key
+                fold(g.columns[0]): tuple(c[0] for c in g.candidates[: g.distinctive])
+                for g in groups
             }
             if not table.without_rowid:
                 return _Placed("rowid = ?", [cursor.lastrowid], first)
@@ -465,9 +471,10 @@ class _Seeder:
         distinctive = frozenset(
             name
             for name, value in values.items()
-            if fold(name) in placed.first
-            and type(placed.first[fold(name)]) is type(value)
-            and placed.first[fold(name)] == value
+            if any(
+                type(own) is type(value) and own == value
+                for own in placed.first.get(fold(name), ())
+            )
         )
         return values, distinctive
 
@@ -478,7 +485,7 @@ class _Placed:
 
     where: str
     params: list[Value]
-    first: dict[str, Candidate]  # folded column -> its distinctive candidate
+    first: dict[str, tuple[Candidate, ...]]  # folded column -> its distinctive candidates
 
 
 def _insert_sql(table: _Table, columns: list[str]) -> str:
