@@ -125,6 +125,11 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _main(table: str) -> str:
+    """A table of ``main``: not a TEMP table of the same name, nor the check's own CTE."""
+    return "main." + _quote(table)
+
+
 # --- the two databases ----------------------------------------------------------------------------
 
 
@@ -462,7 +467,7 @@ class _Seeder:
         names = [c.name for c in table.columns]
         select = ", ".join(_quote(n) for n in names)
         row = self._conn.execute(
-            f"SELECT {select} FROM {_quote(table.name)} WHERE {placed.where} LIMIT 1",
+            f"SELECT {select} FROM {_main(table.name)} WHERE {placed.where} LIMIT 1",
             placed.params,
         ).fetchone()
         if row is None:
@@ -490,10 +495,10 @@ class _Placed:
 
 def _insert_sql(table: _Table, columns: list[str]) -> str:
     if not columns:
-        return f"INSERT INTO {_quote(table.name)} DEFAULT VALUES"
+        return f"INSERT INTO {_main(table.name)} DEFAULT VALUES"
     names = ", ".join(_quote(c) for c in columns)
     marks = ", ".join("?" for _ in columns)
-    return f"INSERT INTO {_quote(table.name)} ({names}) VALUES ({marks})"
+    return f"INSERT INTO {_main(table.name)} ({names}) VALUES ({marks})"
 
 
 def _culprits(error: str, table: _Table, groups: list[_Group]) -> list[int]:
@@ -803,7 +808,7 @@ class _Replay:
                 )
                 sql = (
                     f"WITH c({names}) AS (VALUES {rows}) SELECT c.v0 FROM c WHERE EXISTS "
-                    f"(SELECT 1 FROM {_quote(table.name)} AS t WHERE {match})"
+                    f"(SELECT 1 FROM {_main(table.name)} AS t WHERE {match})"
                 )
                 params: list[Value] = []
                 for index, canary in enumerate(chunk):
@@ -826,7 +831,7 @@ class _Replay:
         select = ", ".join(_quote(now) for now in columns.values())
         where = " AND ".join(f"{_quote(columns[c])} IS ?" for c in keys)
         row = self._canary_db.execute(
-            f"SELECT {select} FROM {_quote(table.name)} WHERE {where} LIMIT 1",
+            f"SELECT {select} FROM {_main(table.name)} WHERE {where} LIMIT 1",
             [canary.values[c] for c in keys],
         ).fetchone()
         if row is not None:
@@ -845,7 +850,7 @@ class _Replay:
                 missing.add(column)
             else:
                 present[column] = found.name
-        conn, source = self._canary_db, _quote(table.name)
+        conn, source = self._canary_db, _main(table.name)
         if present:
             where = " AND ".join(f"{_quote(now)} IS ?" for now in present.values())
             params = [canary.values[c] for c in present]
