@@ -617,3 +617,68 @@ def test_any_ascii_text_gives_findings_or_a_usage_error(sql: str) -> None:
             assert "0002_x.sql" in error.message
         else:
             assert all(isinstance(f, Finding) and f.file == "0002_x.sql" for f in findings)
+
+
+SAFE_STATEMENTS = [
+    "CREATE INDEX IF NOT EXISTS posts_user ON posts (user_id)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS users_email ON users (email)",
+    "DROP INDEX IF EXISTS posts_user",
+    "ALTER TABLE users ADD COLUMN nickname TEXT",
+    "ALTER TABLE users ADD COLUMN score INTEGER NOT NULL DEFAULT 0",
+    "CREATE TABLE IF NOT EXISTS tags (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);\n"
+    "INSERT OR IGNORE INTO tags (name) VALUES ('news')",
+    "CREATE VIEW IF NOT EXISTS post_counts AS SELECT user_id, count(*) AS n FROM posts GROUP BY 1",
+    "INSERT INTO users (email, name) VALUES ('new@example.com', 'New')",
+    "UPDATE users SET name = name WHERE id > 0",
+    "DELETE FROM users WHERE email = 'nobody@example.com'",
+    "PRAGMA foreign_key_check",
+    "SELECT count(*) FROM posts",
+]
+
+
+# Also fine after each loss below (they use neither posts nor users.name).
+SAFE_AFTER = [
+    s
+    for s in SAFE_STATEMENTS
+    if not any(word in s for word in ("posts", "name = name", "'New'", "ADD COLUMN"))
+]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(SAFE_STATEMENTS), max_size=8, unique=True))
+def test_statements_that_keep_every_row_and_value_are_never_destructive(
+    statements: list[str],
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        sql = "".join(f"{s};\n" for s in statements)
+        directory = write(Path(tmp), {"0001_init.sql": INIT, "0002_x.sql": sql})
+        findings = lint_migrations(directory, ["0001_init.sql"], ["0002_x.sql"])
+        assert [f for f in findings if f.destructive] == []
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    before=st.lists(st.sampled_from(SAFE_STATEMENTS), max_size=4, unique=True),
+    loss=st.sampled_from(
+        [
+            ("DELETE FROM posts WHERE 1 = 1", "delete-rows", "posts"),
+            ("DELETE FROM users WHERE id IS NOT NULL", "delete-rows", "users"),
+            ("UPDATE posts SET body = NULL WHERE true", "change-values", "posts"),
+            ("DROP TABLE posts", "drop-table", "posts"),
+            ("ALTER TABLE users DROP COLUMN name", "drop-column", "users"),
+        ]
+    ),
+    after=st.lists(st.sampled_from(SAFE_AFTER), max_size=4, unique=True),
+)
+def test_a_loss_is_found_and_blamed_whatever_surrounds_it(
+    before: list[str], loss: tuple[str, str, str], after: list[str]
+) -> None:
+    statement, code, table = loss
+    with tempfile.TemporaryDirectory() as tmp:
+        sql = "".join(f"{s};\n" for s in [*before, statement, *after])
+        directory = write(Path(tmp), {"0001_init.sql": INIT, "0002_x.sql": sql})
+        findings = lint_migrations(directory, ["0001_init.sql"], ["0002_x.sql"])
+        line = sql[: sql.index(statement)].count("\n") + 1
+        blamed = [(f.code, f.table, f.line) for f in findings if f.destructive]
+        assert (code, table, line) in blamed
+        assert {blamed_line for _, _, blamed_line in blamed} == {line}
