@@ -11,7 +11,7 @@ reading it. Statement text is only used to name what the replay found.
 2. Before each pending file, every pre-existing table of the canary replay (one that existed
    before the pending set; not ``sqlite_*``, ``_cf_*``, the migrations table, ``ignore_tables``,
    shadow tables, or FTS tables whose content lives elsewhere) gets a few canary rows:
-   distinctive values ("Canary-12 email", 7340000013) that satisfy the table's types, NOT NULL,
+   distinctive values (" Canary-12 email", 7340000013) that satisfy the table's types, NOT NULL,
    UNIQUE, CHECK constraints and foreign keys (parents first; several candidate values are
    tried). Seeding before every file, not only the first, stands for rows written while the
    earlier files were applied: a copy made in one file does not protect rows written after it.
@@ -34,6 +34,11 @@ applied migrations inserted are their fixtures, and a statement aimed at a row t
 names (``DELETE ... WHERE key = 'legacy'``) is the author's intent, not collateral damage. A table
 in which no canary row can be placed is not silently passed: each statement that could change
 its rows (going by its text) is reported as ``unchecked``, which counts as destructive.
+
+Limits: canary values are distinctive, not realistic, so a ``WHERE`` aimed at real-looking values
+(``created_at < '2026-01-01'``, a de-duplication) may match none of them and pass. A column
+renamed by a rebuild (``INSERT INTO new_t (full_name) SELECT name ...``) is reported as dropped:
+only ``RENAME COLUMN`` is followed.
 """
 
 from __future__ import annotations
@@ -703,7 +708,7 @@ class _Replay:
 
         Values are read back once every table has its rows: an insert trigger may change rows
         placed earlier (a counter in the parent, say), and that change is not the migration's.
-        Earlier canaries that the new rows' triggers changed are no longer judged.
+        Intact canaries of earlier files that the new rows' triggers changed take the new values.
         """
         tables = self._read_tables()
         reasons: dict[_Place, str] = {}
