@@ -4,6 +4,7 @@ decides whether pending migrations lose data (DESIGN.md, "Safety policy").
 ``order``     wrangler's file order, checksums, reading files
 ``sql``       SQLite's lexical structure: statements, names, renames
 ``replay``    the verdict: pending migrations replayed over canary rows
+``canaries``  canary rows that fit a table's types and constraints
 ``findings``  what is reported, with stable codes
 """
 
