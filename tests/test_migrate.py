@@ -21,7 +21,7 @@ from skclaw.wrangler.d1 import (
     parse_pending,
     parse_query_rows,
 )
-from tests.cfemu import CloudflareEmulator, Recorded
+from tests.cfemu import ApiError, CloudflareEmulator, Recorded
 from tests.conftest import REPO_ROOT, SampleProject, run_wrangler_binary
 from tests.skrun import Result
 
@@ -428,6 +428,98 @@ def test_dry_run_and_list_change_nothing(
     assert d1_writes(emulator) == []
     assert emulator.requests_to("GET", r"/time_travel/bookmark") == []
     assert "users" in emulator.d1_tables(uuid)
+
+
+# A loss only the replay finds: no statement reads as a DELETE of users, yet a trigger the file
+# creates empties it when the file's last statement fires it.
+TRIGGERED = "0002_audit_log.sql"
+TRIGGERED_SQL = """\
+CREATE TABLE audit_log (id INTEGER PRIMARY KEY, event TEXT NOT NULL);
+CREATE TRIGGER audit_reset AFTER INSERT ON audit_log
+BEGIN
+  DELETE FROM users WHERE 1 = 1;
+END;
+INSERT INTO audit_log (event) VALUES ('audit enabled');
+"""
+
+
+@pytest.mark.wrangler
+def test_a_loss_found_only_by_the_replay_needs_confirm_env_on_production(
+    skclaw: Any, sample_project: SampleProject, emulator: CloudflareEmulator
+) -> None:
+    uuid = seed_first_applied(emulator, sample_project, "production")
+    (sample_project.migrations_dir / TRIGGERED).write_text(TRIGGERED_SQL)
+
+    run = skclaw("--env", "production", "--remote", "--yes", "--json")
+    assert run.code == 3, run.err
+    assert run.envelope["error"]["kind"] == "refused"
+    assert "--confirm-env production" in run.err
+    findings = run.result["findings"]
+    assert [(f["code"], f["table"], f["file"], f["line"], f["destructive"]) for f in findings] == [
+        ("delete-rows", "users", TRIGGERED, 6, True)
+    ]
+    assert findings[0]["statement"] == "INSERT INTO audit_log (event) VALUES ('audit enabled')"
+    assert "destructive" in run.err and "deletes rows of table users" in run.err
+    # Nothing was applied: no write, no bookmark, the row is still there.
+    assert d1_writes(emulator) == []
+    assert emulator.requests_to("GET", r"/time_travel/bookmark") == []
+    assert emulator.d1_query(uuid, "SELECT email FROM users") == [{"email": "a@example.com"}]
+    assert "audit_log" not in emulator.d1_tables(uuid)
+
+    run = skclaw(
+        "--env", "production", "--remote", "--yes", "--confirm-env", "production", "--json"
+    )
+    assert run.code == 0, run.err
+    assert run.result["applied"] == [TRIGGERED] and run.result["bookmark"]
+    assert emulator.d1_query(uuid, "SELECT count(*) AS n FROM users") == [{"n": 0}]
+
+
+@pytest.mark.wrangler
+@pytest.mark.parametrize("landed", [False, True], ids=["lost-before", "landed-then-error"])
+def test_a_transient_error_on_apply_is_not_retried(
+    landed: bool, skclaw: Any, sample_project: SampleProject, emulator: CloudflareEmulator
+) -> None:
+    """A 5xx on the apply's query is transient, yet `migrations apply` is never retried: the
+    migration may have landed. skclaw asks the database what is applied and says so."""
+    info = sample_project.d1["staging"]
+    emulator.create_d1(info.id, info.name)
+    applies: list[str] = []
+
+    def flaky(rec: Recorded, account: str, db_id: str) -> Any:
+        # The emulator's own /query handler, for everything but the migration's query.
+        query = emulator._r_d1_query
+        if "CREATE TABLE users" not in sql_of(rec):
+            return query(rec, account, db_id)
+        applies.append(sql_of(rec))
+        if landed:
+            query(rec, account, db_id)  # the migration lands, but the answer is a 5xx
+        raise ApiError(500, 10013, "Internal error")
+
+    emulator.add_route("POST", r"/accounts/([^/]+)/d1/database/([^/]+)/query", flaky)
+    run = skclaw("--env", "staging", "--remote", "--json")
+    assert run.code == 1, run.err
+    assert len(applies) == 1  # sent once: no retry of `migrations apply`
+    message = run.envelope["error"]["message"]
+    result = run.result
+    assert result["status"] == "failed"
+    assert result["restoreCommand"] and result["restoreCommand"] in run.err
+    tables = emulator.d1_tables(info.id)
+    checksums = (
+        emulator.d1_query(info.id, f"SELECT name FROM {CHECKSUM_TABLE}")
+        if CHECKSUM_TABLE in tables
+        else []
+    )
+    if landed:
+        assert "users" in tables
+        assert f"failed on {FIRST} (Internal error [code: 10013])" in message
+        assert f"the database lists {FIRST} as applied" in message and "Nothing is pending" in message
+        assert result["applied"] == [FIRST] and result["failed"] is None
+        assert checksums == [{"name": FIRST}]
+    else:
+        assert "users" not in tables
+        assert f"Migration {FIRST} failed" in message and "Nothing was applied" in message
+        assert result["applied"] == [] and result["failed"] == FIRST
+        assert checksums == []
 
 
 # ----------------------------------------------------------------------------- consent in a pty

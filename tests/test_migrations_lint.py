@@ -1,4 +1,8 @@
-"""The offline D1 migration lint: real .sql files in a temporary directory, real SQLite."""
+"""The offline D1 migration lint: real .sql files in a temporary directory, real SQLite.
+
+Which migrations lose data is checked against a corpus in ``test_migrations_corpus.py``; these
+tests cover file handling, messages and the replay's edges.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from skclaw.errors import ExitCode, UsageError
-from skclaw.migrations_lint import (
+from skclaw.migrations import (
     Finding,
     lint_migrations,
     list_migration_files,
@@ -137,7 +141,8 @@ def test_drop_table(tmp_path: Path) -> None:
     assert codes(findings) == [("drop-table", "posts", None)]
     assert findings[0].destructive
     assert findings[0].file == "0002_next.sql"
-    assert findings[0].message == "drops table posts"
+    assert findings[0].message == "drops table posts: DROP TABLE posts (line 1)"
+    assert (findings[0].line, findings[0].statement) == (1, "DROP TABLE posts")
 
 
 def test_drop_table_if_exists_of_a_missing_table_is_not_a_finding(tmp_path: Path) -> None:
@@ -167,7 +172,8 @@ def test_rebuild_that_loses_a_column_is_a_drop_column(tmp_path: Path) -> None:
     """
     findings = lint(tmp_path, rebuild)
     assert codes(findings) == [("drop-column", "users", "name")]
-    assert findings[0].message == "drops column name of table users"
+    # Blamed on the statement after which the values exist nowhere.
+    assert findings[0].message == "drops column name of table users: DROP TABLE users (line 5)"
 
 
 def test_rebuild_that_keeps_every_column_is_not_a_finding(tmp_path: Path) -> None:
@@ -195,13 +201,13 @@ def test_drop_and_recreate_without_copying_rows_is_a_drop_table(tmp_path: Path) 
         "DROP TABLE posts;\nCREATE TABLE posts (id INTEGER PRIMARY KEY, user_id, body TEXT);",
     )
     assert codes(findings) == [("drop-table", "posts", None)]
-    assert "without copying its rows" in findings[0].message
+    assert "creates it again without its rows" in findings[0].message
 
 
 def test_rename_table_is_informational(tmp_path: Path) -> None:
     findings = lint(tmp_path, "ALTER TABLE posts RENAME TO articles;")
     assert codes(findings) == [("rename-table", "posts", None)]
-    assert findings[0].message == "renames table posts to articles"
+    assert findings[0].message.startswith("renames table posts to articles: ALTER TABLE")
     assert not findings[0].destructive
 
 
@@ -224,7 +230,7 @@ def test_rename_then_drop_column_reports_both(tmp_path: Path) -> None:
 def test_rename_column_is_not_a_drop_column(tmp_path: Path) -> None:
     findings = lint(tmp_path, "ALTER TABLE posts RENAME COLUMN body TO content;")
     assert codes(findings) == [("rename-column", "posts", "body")]
-    assert findings[0].message == "renames column body of table posts to content"
+    assert findings[0].message.startswith("renames column body of table posts to content: ")
     assert not findings[0].destructive
 
 
@@ -253,37 +259,42 @@ def test_internal_and_ignored_tables_are_not_reported(tmp_path: Path) -> None:
     assert codes(lint(tmp_path / "c", sql, init=init)) == [("drop-table", "cache", None)]
 
 
-# --- statement findings ---------------------------------------------------------------------------
+# --- row findings (the replay: canary rows in every pre-existing table) ----------------------------
 
 
 def test_delete_without_where(tmp_path: Path) -> None:
     findings = lint(tmp_path, "DELETE FROM posts;")
-    assert codes(findings) == [("delete-without-where", "posts", None)]
+    assert codes(findings) == [("delete-rows", "posts", None)]
     assert findings[0].destructive
     assert "line 1" in findings[0].message
 
 
 def test_delete_with_schema_and_quotes_names_the_table(tmp_path: Path) -> None:
     findings = lint(tmp_path, 'DELETE FROM main."posts" RETURNING id;')
-    assert codes(findings) == [("delete-without-where", "posts", None)]
+    assert codes(findings) == [("delete-rows", "posts", None)]
 
 
-def test_delete_with_where_is_not_a_finding(tmp_path: Path) -> None:
+def test_a_where_that_matches_no_canary_row_is_not_a_finding(tmp_path: Path) -> None:
     assert lint(tmp_path, "DELETE FROM posts WHERE user_id IS NULL;") == []
-    assert lint(tmp_path / "b", "delete from posts where id in (select id from posts);") == []
+    assert lint(tmp_path / "b", "DELETE FROM posts WHERE id = 42;") == []
+
+
+def test_a_where_that_matches_every_row_is_a_finding(tmp_path: Path) -> None:
+    sql = "delete from posts where id in (select id from posts);"
+    assert codes(lint(tmp_path, sql)) == [("delete-rows", "posts", None)]
 
 
 def test_delete_after_with_clause(tmp_path: Path) -> None:
     sql = "WITH old AS (SELECT id FROM posts WHERE id < 10) DELETE FROM posts;"
-    assert codes(lint(tmp_path, sql)) == [("delete-without-where", "posts", None)]
-    sql = "WITH old AS (SELECT id FROM posts) DELETE FROM posts WHERE id IN old;"
+    assert codes(lint(tmp_path, sql)) == [("delete-rows", "posts", None)]
+    sql = "WITH old AS (SELECT id FROM posts WHERE id < 10) DELETE FROM posts WHERE id IN old;"
     assert lint(tmp_path / "b", sql) == []
 
 
 def test_update_with_where_only_inside_a_subquery_is_a_finding(tmp_path: Path) -> None:
     sql = "UPDATE posts SET body = (SELECT email FROM users WHERE users.id = posts.user_id);"
     findings = lint(tmp_path, sql)
-    assert codes(findings) == [("update-without-where", "posts", None)]
+    assert codes(findings) == [("change-values", "posts", "body")]
     assert findings[0].destructive
 
 
@@ -294,7 +305,46 @@ def test_update_with_top_level_where_is_not_a_finding(tmp_path: Path) -> None:
 
 def test_update_or_replace_without_where_names_the_table(tmp_path: Path) -> None:
     findings = lint(tmp_path, "UPDATE OR REPLACE users SET name = lower(name);")
-    assert codes(findings) == [("update-without-where", "users", None)]
+    assert codes(findings) == [("change-values", "users", "name")]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE users SET email = trim(email);",
+        "UPDATE users SET email = lower(email) WHERE email <> lower(email);",
+    ],
+)
+def test_normalising_values_in_place_changes_them(tmp_path: Path, sql: str) -> None:
+    assert codes(lint(tmp_path, sql)) == [("change-values", "users", "email")]
+
+
+def test_canary_values_stay_distinctive_under_a_check_that_forbids_spaces(
+    tmp_path: Path,
+) -> None:
+    init = "CREATE TABLE tags (id INTEGER PRIMARY KEY, name TEXT UNIQUE CHECK (name = trim(name)));"
+    findings = lint(tmp_path, "UPDATE tags SET name = lower(name);", init=init)
+    assert codes(findings) == [("change-values", "tags", "name")]
+
+
+def test_dropping_a_referenced_table_is_judged_as_if_nothing_referenced_it(
+    tmp_path: Path,
+) -> None:
+    # With foreign keys on, the canary posts make DROP TABLE users fail in SQLite. Production
+    # may have users without posts, so the replay runs it again with foreign keys off.
+    findings = lint(tmp_path, "DROP TABLE users;")
+    assert codes(findings) == [("drop-table", "users", None)]
+
+
+def test_a_loss_through_a_trigger_says_so(tmp_path: Path) -> None:
+    sql = """
+    CREATE TRIGGER posts_cleanup AFTER UPDATE ON users BEGIN DELETE FROM posts; END;
+    UPDATE users SET name = name;
+    """
+    findings = lint(tmp_path, sql)
+    assert codes(findings) == [("delete-rows", "posts", None)]
+    assert findings[0].line == 3 and findings[0].statement == "UPDATE users SET name = name"
+    assert "(through a trigger or a foreign key action)" in findings[0].message
 
 
 def test_comments_are_not_statements(tmp_path: Path) -> None:
@@ -339,16 +389,26 @@ def test_not_null_without_default(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "column",
-    [
-        "age INTEGER NOT NULL DEFAULT 0",
-        "age INTEGER DEFAULT 'x' NOT NULL",
-        "age INTEGER",
-        "age INTEGER CHECK (age IS NOT NULL)",
-        "age INTEGER NOT NULL DEFAULT (1 + 1)",
-    ],
+    ["age INTEGER NOT NULL DEFAULT 0", "age INTEGER DEFAULT 'x' NOT NULL", "age INTEGER"],
 )
 def test_add_column_that_is_fine(tmp_path: Path, column: str) -> None:
     assert lint(tmp_path, f"ALTER TABLE users ADD COLUMN {column};") == []
+
+
+@pytest.mark.parametrize(
+    ("column", "error"),
+    [
+        ("age INTEGER CHECK (age IS NOT NULL)", "CHECK constraint failed"),
+        ("age INTEGER NOT NULL DEFAULT (1 + 1)", "non-constant default"),
+    ],
+)
+def test_add_column_that_fails_when_the_table_has_rows_is_a_note(
+    tmp_path: Path, column: str, error: str
+) -> None:
+    # SQLite accepts these on an empty table only; D1 would refuse the file, losing nothing.
+    findings = lint(tmp_path, f"ALTER TABLE users ADD COLUMN {column};\nDROP TABLE posts;")
+    assert codes(findings) == [("fails-with-rows", None, None), ("drop-table", "posts", None)]
+    assert error in findings[0].message and not findings[0].destructive
 
 
 @pytest.mark.parametrize("default", ["DEFAULT NULL", "DEFAULT (NULL)", ""])
@@ -415,7 +475,7 @@ def test_applied_files_are_replayed_before_pending_ones(tmp_path: Path) -> None:
         lint_migrations(directory, [], files[2:])
 
 
-def test_each_pending_file_is_judged_on_its_own(tmp_path: Path) -> None:
+def test_rows_written_between_pending_files_count(tmp_path: Path) -> None:
     directory = write(
         tmp_path,
         {
@@ -424,13 +484,15 @@ def test_each_pending_file_is_judged_on_its_own(tmp_path: Path) -> None:
             "3_c.sql": "DROP TABLE a; ALTER TABLE new_a RENAME TO a;",
         },
     )
-    findings = lint_migrations(directory, [], ["1_a.sql", "2_b.sql", "3_c.sql"])
-    # Each file is judged alone: the copy happened in 2_b.sql, so 3_c.sql drops a's rows (and
-    # whatever reached them between the two files).
-    assert [(f.file, f.code, f.table) for f in findings] == [
-        ("3_c.sql", "drop-table", "a"),
-        ("3_c.sql", "rename-table", "new_a"),
+    findings = lint_migrations(directory, ["1_a.sql"], ["2_b.sql", "3_c.sql"])
+    # Canary rows are placed before each file: those written after 2_b.sql's copy are lost by
+    # 3_c.sql, and so is column y of the earlier ones.
+    assert [(f.file, f.code, f.table, f.column, f.line) for f in findings] == [
+        ("3_c.sql", "drop-table", "a", None, 1),
+        ("3_c.sql", "drop-column", "a", "y", 1),
     ]
+    # Tables the pending set creates hold no canary rows: nothing of theirs counts.
+    assert lint_migrations(directory, [], ["1_a.sql", "2_b.sql", "3_c.sql"]) == []
 
 
 def test_missing_applied_file_is_a_usage_error(tmp_path: Path) -> None:
@@ -456,11 +518,15 @@ def test_invalid_utf8_is_a_usage_error_naming_the_file(tmp_path: Path) -> None:
 
 def test_utf8_with_bom_and_crlf_is_read(tmp_path: Path) -> None:
     directory = write(
-        tmp_path, {"1_a.sql": "\ufeffCREATE TABLE é (x);\r\nDELETE FROM é;\r\n".encode()}
+        tmp_path,
+        {
+            "1_a.sql": "\ufeffCREATE TABLE é (x);\r\n".encode(),
+            "2_b.sql": "\ufeff\r\nDELETE FROM é;\r\n".encode(),
+        },
     )
-    assert codes(lint_migrations(directory, [], ["1_a.sql"])) == [
-        ("delete-without-where", "é", None)
-    ]
+    findings = lint_migrations(directory, ["1_a.sql"], ["2_b.sql"])
+    assert codes(findings) == [("delete-rows", "é", None)]
+    assert findings[0].line == 2
 
 
 def test_attach_is_refused_and_writes_nothing(tmp_path: Path) -> None:
@@ -487,6 +553,9 @@ def test_finding_json_and_destructive() -> None:
         "message": "drops column c of table t",
         "table": "t",
         "column": "c",
+        "line": None,
+        "statement": None,
+        "destructive": True,
     }
     assert finding.destructive
     assert not Finding("rename-table", "3_x.sql", "renames table a to b").destructive
@@ -548,3 +617,68 @@ def test_any_ascii_text_gives_findings_or_a_usage_error(sql: str) -> None:
             assert "0002_x.sql" in error.message
         else:
             assert all(isinstance(f, Finding) and f.file == "0002_x.sql" for f in findings)
+
+
+SAFE_STATEMENTS = [
+    "CREATE INDEX IF NOT EXISTS posts_user ON posts (user_id)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS users_email ON users (email)",
+    "DROP INDEX IF EXISTS posts_user",
+    "ALTER TABLE users ADD COLUMN nickname TEXT",
+    "ALTER TABLE users ADD COLUMN score INTEGER NOT NULL DEFAULT 0",
+    "CREATE TABLE IF NOT EXISTS tags (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);\n"
+    "INSERT OR IGNORE INTO tags (name) VALUES ('news')",
+    "CREATE VIEW IF NOT EXISTS post_counts AS SELECT user_id, count(*) AS n FROM posts GROUP BY 1",
+    "INSERT INTO users (email, name) VALUES ('new@example.com', 'New')",
+    "UPDATE users SET name = name WHERE id > 0",
+    "DELETE FROM users WHERE email = 'nobody@example.com'",
+    "PRAGMA foreign_key_check",
+    "SELECT count(*) FROM posts",
+]
+
+
+# Also fine after each loss below (they use neither posts nor users.name).
+SAFE_AFTER = [
+    s
+    for s in SAFE_STATEMENTS
+    if not any(word in s for word in ("posts", "name = name", "'New'", "ADD COLUMN"))
+]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(SAFE_STATEMENTS), max_size=8, unique=True))
+def test_statements_that_keep_every_row_and_value_are_never_destructive(
+    statements: list[str],
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        sql = "".join(f"{s};\n" for s in statements)
+        directory = write(Path(tmp), {"0001_init.sql": INIT, "0002_x.sql": sql})
+        findings = lint_migrations(directory, ["0001_init.sql"], ["0002_x.sql"])
+        assert [f for f in findings if f.destructive] == []
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    before=st.lists(st.sampled_from(SAFE_STATEMENTS), max_size=4, unique=True),
+    loss=st.sampled_from(
+        [
+            ("DELETE FROM posts WHERE 1 = 1", "delete-rows", "posts"),
+            ("DELETE FROM users WHERE id IS NOT NULL", "delete-rows", "users"),
+            ("UPDATE posts SET body = NULL WHERE true", "change-values", "posts"),
+            ("DROP TABLE posts", "drop-table", "posts"),
+            ("ALTER TABLE users DROP COLUMN name", "drop-column", "users"),
+        ]
+    ),
+    after=st.lists(st.sampled_from(SAFE_AFTER), max_size=4, unique=True),
+)
+def test_a_loss_is_found_and_blamed_whatever_surrounds_it(
+    before: list[str], loss: tuple[str, str, str], after: list[str]
+) -> None:
+    statement, code, table = loss
+    with tempfile.TemporaryDirectory() as tmp:
+        sql = "".join(f"{s};\n" for s in [*before, statement, *after])
+        directory = write(Path(tmp), {"0001_init.sql": INIT, "0002_x.sql": sql})
+        findings = lint_migrations(directory, ["0001_init.sql"], ["0002_x.sql"])
+        line = sql[: sql.index(statement)].count("\n") + 1
+        blamed = [(f.code, f.table, f.line) for f in findings if f.destructive]
+        assert (code, table, line) in blamed
+        assert {blamed_line for _, _, blamed_line in blamed} == {line}

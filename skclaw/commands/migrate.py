@@ -7,7 +7,8 @@ A run goes through these steps; any of them can stop it:
    so no local copy of production's database is ever created.
 3. Read state: ``d1 migrations list`` (what is pending) and skclaw's checksum table (have applied
    files been edited since?).
-4. Lint what is pending (:mod:`skclaw.migrations_lint`). ``--list`` and ``--dry-run`` stop here.
+4. Lint what is pending (:mod:`skclaw.migrations`, a canary replay). ``--list`` and
+   ``--dry-run`` stop here.
 5. Consent (:func:`skclaw.safety.request_consent`).
 6. Remote: record a D1 Time Travel bookmark and print the exact restore command.
 7. ``d1 migrations apply`` (never retried: a migration may have landed), then record the
@@ -46,7 +47,7 @@ from skclaw.wrangler.d1 import (
 )
 
 if TYPE_CHECKING:
-    from skclaw.migrations_lint import Finding
+    from skclaw.migrations import Finding
 
 COMMAND = "migrate"
 CHECKSUM_TABLE = "skclaw_migration_checksums"
@@ -227,7 +228,7 @@ def migrate(
     allow_no_bookmark: bool,
 ) -> Outcome:
     """Apply an environment's pending D1 migrations, after a lint, consent and a restore point."""
-    from skclaw.migrations_lint import list_migration_files
+    from skclaw.migrations import list_migration_files
 
     if remote and local:
         raise UsageError("--remote and --local exclude each other.")
@@ -399,7 +400,7 @@ def check_integrity(
     result: dict[str, Any],
 ) -> None:
     """Refuse (exit 2) when a file skclaw applied has changed since."""
-    from skclaw.migrations_lint import sha256_of
+    from skclaw.migrations import sha256_of
 
     directory = target.database.migrations_dir
     changed = [
@@ -426,7 +427,7 @@ def check_integrity(
 
 
 def lint(target: Target, applied: Sequence[str], pending: Sequence[str]) -> list[Finding]:
-    from skclaw.migrations_lint import lint_migrations
+    from skclaw.migrations import lint_migrations
 
     if not pending:
         return []
@@ -507,7 +508,7 @@ def apply(
     result: dict[str, Any],
     bookmark_read: Future[str] | None = None,
 ) -> Outcome:
-    from skclaw.migrations_lint import sha256_of
+    from skclaw.migrations import sha256_of
 
     out = app.output
     # Hash what is about to be applied, before wrangler reads the files.
@@ -624,13 +625,14 @@ def apply_failed(
             f"could not re-read the migration state ({exc.message}); the list below is inferred"
         )
         still_pending = None
+    landed: str | None = None
     if still_pending is not None:
-        applied = [n for n in pending if n not in still_pending and n != failed]
+        applied = [n for n in pending if n not in still_pending]
         if failed is not None and failed not in still_pending:
-            out.warn(
-                f"wrangler recorded {failed} as applied although it failed; check the database"
-            )
-        if failed is None:
+            # The database lists it: it landed, and the error came after (a lost answer, or a
+            # statement wrangler shows as failed in a file D1 recorded).
+            landed, failed = failed, None
+        elif failed is None:
             failed = next((n for n in pending if n in still_pending), None)
     else:
         applied = list(pending[: pending.index(failed)]) if failed in pending else []
@@ -646,6 +648,13 @@ def apply_failed(
     )
     what = f"Migration {failed} failed" if failed else "wrangler d1 migrations apply failed"
     message = f"{what}: {first_line(error)}. {before}"
+    if landed is not None:
+        rest = [n for n in pending if n not in applied]
+        message = (
+            f"wrangler d1 migrations apply failed on {landed} ({first_line(error)}), but the "
+            f"database lists {landed} as applied. Applied: {', '.join(applied)}. "
+            + (f"Not applied: {', '.join(rest)}." if rest else "Nothing is pending.")
+        )
     if result["restoreCommand"]:
         hint = f"To return {target.database.name} to before this run: {result['restoreCommand']}"
     elif target.remote:

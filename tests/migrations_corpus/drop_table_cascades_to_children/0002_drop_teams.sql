@@ -1,0 +1,2 @@
+-- Teams are replaced by organizations (created elsewhere); the old table goes.
+DROP TABLE teams;

@@ -1,0 +1,1 @@
+CREATE VIRTUAL TABLE notes_search USING fts5(title, body);

@@ -1,0 +1,2 @@
+UPDATE events SET score = round(score);
+DELETE FROM kv WHERE k LIKE '%';
