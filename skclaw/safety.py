@@ -28,6 +28,8 @@ def request_consent(
     target_lines: Sequence[str],
     destructive: bool = False,
     destructive_reason: str = "",
+    destructive_items: Sequence[str] = (),
+    banner: str | None = None,
     show_when_free: bool = False,
 ) -> GateDecision:
     """Ask (or check flags) for consent; raise RefusedError (exit 3) if not given.
@@ -45,19 +47,22 @@ def request_consent(
     lines = list(target_lines)
     if decision.gate is policy.Gate.PROCEED:
         if show_when_free:  # the caller relies on this block as its plan output
-            _show_plan(app, env, action, False, lines, destructive_reason)
+            _show_plan(app, banner or _banner(action, env, False), lines, destructive_reason, destructive_items)
         return GateDecision(False, "none")
     if protection.shared_with:
         lines.append(f"protected: {protection.resource} belongs to protected env {protection.shared_with}")
     if decision.gate is policy.Gate.REFUSE:
-        _show_plan(app, env, action, protection.protected, lines, destructive_reason)
+        _show_plan(app, banner or _banner(action, env, protection.protected), lines, destructive_reason,
+                   destructive_items)
         raise RefusedError(decision.message, hint=decision.hint)
     if decision.gate is policy.Gate.GRANTED:
         if not app.interactive:
-            _show_plan(app, env, action, protection.protected, lines, destructive_reason)
+            _show_plan(app, banner or _banner(action, env, protection.protected), lines, destructive_reason,
+                   destructive_items)
         return GateDecision(True, decision.how)
 
-    _show_plan(app, env, action, protection.protected, lines, destructive_reason)
+    _show_plan(app, banner or _banner(action, env, protection.protected), lines, destructive_reason,
+                   destructive_items)
     from skclaw import prompts
 
     label = "protected " if protection.protected else ""
@@ -74,12 +79,17 @@ def request_consent(
     return GateDecision(True, "confirmed")
 
 
-def _show_plan(app: AppContext, env: str, action: str, protected: bool, lines: Sequence[str],
-               destructive_reason: str) -> None:
-    """The target and the plan, once, before any question (and in CI logs without one)."""
+def _banner(action: str, env: str, protected: bool) -> str:
+    return f"{action.upper()} · {env}{' · PROTECTED' if protected else ''}"
+
+
+def _show_plan(app: AppContext, banner: str, lines: Sequence[str], destructive_reason: str,
+               destructive_items: Sequence[str]) -> None:
+    """The target and the plan, once, before any question (and in CI logs without one);
+    destructive items inside it, in red and marked."""
     out = app.output
-    out.banner(f"{action.upper()} · {env}{' · PROTECTED' if protected else ''}", always=True)
+    out.banner(banner, always=True)
     for line in lines:
         out.info(f"  {line}", always=True)
-    if destructive_reason:
-        out.destructive(destructive_reason)
+    for item in destructive_items or ([destructive_reason] if destructive_reason else []):
+        out.destructive(item)

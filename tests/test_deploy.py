@@ -106,7 +106,7 @@ def test_redeploy_of_protected_env_with_yes_and_pending_migration_warning(
     assert [v["id"] for v in emulator.versions(PRODUCTION)] == [first, version_id]
     assert emulator.worker_uploads(PRODUCTION)[-1].kind == "version"  # versions API, not a PUT
     assert run.result["pendingMigrations"] == {"DB": ["0001_create_users.sql"]}
-    assert "1 pending remote migration(s): 0001_create_users.sql" in run.err
+    assert "1 pending remote migration: 0001_create_users.sql" in run.err
 
 
 def test_missing_secrets_stop_the_deploy_before_any_upload(

@@ -556,7 +556,7 @@ def test_declining_the_y_n_prompt_applies_nothing(
     child = spawn_skclaw(sample_project, wrangler_bin, cf_env, "--env", "production", "--remote")
     child.expect(re.escape(f"{info.name} ({info.id})"))
     child.expect(re.escape(FIRST))
-    child.expect(r"Proceed with applying 1 D1 migration\(s\) on protected environment production\?")
+    child.expect(r"Proceed with applying 1 D1 migration on protected environment production\?")
     child.send("n")
     child.send("\r")
     assert finish(child) == 3

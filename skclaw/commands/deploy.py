@@ -129,8 +129,9 @@ def enforce_migrations(app: AppContext, env: str, checks: Sequence[MigrationChec
                                                         pending=check.pending, label=label)
             if refusal:
                 raise RefusedError(refusal, hint=f"Apply them first with `skclaw migrate --env {env} --remote`.")
+            plural = "s" if len(check.pending) != 1 else ""
             out.warn(
-                f"{label} has {len(check.pending)} pending remote migration(s): {names}. "
+                f"{label} has {len(check.pending)} pending remote migration{plural}: {names}. "
                 f"Apply them with `skclaw migrate --env {env} --remote` if this code needs them."
             )
 

@@ -124,7 +124,7 @@ def init(app: AppContext, protected: tuple[str, ...], source: str | None, env_so
             from skclaw import prompts
 
             if not prompts.confirm(f"{existing[0].name} exists. Overwrite it?"):
-                raise Cancelled(f"Cancelled; kept {existing[0].name} as it is. Nothing was written.")
+                raise Cancelled(f"Cancelled; kept {existing[0].name} as it is, nothing was written.")
         elif not app.action.yes:
             raise RefusedError(
                 f"{existing[0].name} already exists; nothing was written.",

@@ -265,12 +265,11 @@ def migrate(
         "failed": None,
         "status": "ok",
     }
-    show_target(app, target)
-
     from skclaw import policy
 
     refusal = policy.migrate_location_refusal(app.protection(env_name), remote=remote, local_flag=local)
     if refusal:
+        show_target(app, target)  # the log records what was refused
         flag = "" if env_name == DEFAULT_ENV else f" --env {env_name}"
         refuse(
             app,
@@ -308,6 +307,7 @@ def migrate(
 
     if list_only:
         result["applied"] = already
+        show_target(app, target)
         show_lists(app, already, pending)
         return Outcome(result)
 
@@ -318,8 +318,10 @@ def migrate(
     except UsageError as exc:  # a file that does not replay: named, with SQLite's error
         refuse(app, target, result, exc)
     result["findings"] = [f.to_json() for f in findings]
-    show_plan(app, pending, findings)
 
+    if dry_run or not pending:
+        show_target(app, target)
+        show_plan(app, pending, findings)
     if dry_run:
         result["status"] = "dry-run"
         app.output.success("dry run: nothing was changed")
@@ -335,15 +337,30 @@ def migrate(
 # -- steps ----------------------------------------------------------------------------------------
 
 
-def show_target(app: AppContext, target: Target) -> None:
-    out = app.output
+def target_banner(target: Target) -> str:
     where = "REMOTE" if target.remote else "LOCAL"
     if not target.remote and not target.explicit_location:
         where += " (default)"
     protected = " · PROTECTED" if target.protected else ""
-    out.banner(f"MIGRATE · {where} · {target.env}{protected} · D1 {target.database.name}")
+    return f"MIGRATE · {where} · {target.env}{protected} · D1 {target.database.name}"
+
+
+def show_target(app: AppContext, target: Target) -> None:
+    out = app.output
+    out.banner(target_banner(target), always=True)
     for line in target.lines():
-        out.info(f"  {line}")
+        out.info(f"  {line}", always=True)
+
+
+def plan_lines(pending: Sequence[str], findings: Sequence[Finding]) -> list[str]:
+    lines = [f"pending ({len(pending)}):", *(f"  {name}" for name in pending)]
+    lines += [f"note: {f.file}: {f.message}" for f in findings if not f.destructive]
+    return lines
+
+
+def destructive_items(findings: Sequence[Finding]) -> list[str]:
+    """Terraform-style: what is lost, and where (`drops table notes ... (0002_drop_notes.sql)`)."""
+    return [f"{f.message}  ({f.file})" for f in findings if f.destructive]
 
 
 def show_lists(app: AppContext, applied: Sequence[str], pending: Sequence[str]) -> None:
@@ -355,13 +372,12 @@ def show_lists(app: AppContext, applied: Sequence[str], pending: Sequence[str]) 
 
 def show_plan(app: AppContext, pending: Sequence[str], findings: Sequence[Finding]) -> None:
     out = app.output
-    if pending:
-        out.step(f"{len(pending)} pending migration(s):")
-        for name in pending:
-            out.info(f"    {name}")
-    for finding in findings:
-        label = "destructive" if finding.destructive else "note"
-        out.warn(f"{label}: {finding.file}: {finding.message}")
+    if not pending:
+        return
+    for line in plan_lines(pending, findings):
+        out.info(f"  {line}", always=True)
+    for item in destructive_items(findings):
+        out.destructive(item)
 
 
 def refuse(app: AppContext, target: Target, result: dict[str, Any], exc: SkclawError) -> NoReturn:
@@ -417,7 +433,7 @@ def check_integrity(
             target,
             result,
             UsageError(
-                f"applied migration(s) changed since they were applied: {', '.join(changed)} "
+                f"applied migration{'s' if len(changed) != 1 else ''} changed since applied: {', '.join(changed)} "
                 f"(their SHA-256 differs from the one recorded in {CHECKSUM_TABLE}); "
                 "nothing was applied.",
                 hint="Restore the applied version of the file (e.g. git checkout) and put the "
@@ -450,16 +466,18 @@ def ask_consent(
 ) -> None:
     from skclaw.safety import request_consent
 
-    destructive = [f for f in findings if f.destructive]
-    reason = "; ".join(f"{f.file} {f.message}" for f in destructive)
+    items = destructive_items(findings)
+    count = f"{len(pending)} D1 migration{'s' if len(pending) != 1 else ''}"
     try:
         request_consent(
             app,
             env=target.env,
-            action=f"applying {len(pending)} D1 migration(s)",
-            target_lines=[*target.lines(), "pending:", *(f"  {name}" for name in pending)],
-            destructive=bool(destructive),
-            destructive_reason=reason,
+            action=f"applying {count}",
+            target_lines=[*target.lines(), *plan_lines(pending, findings)],
+            destructive=bool(items),
+            destructive_items=items,
+            banner=target_banner(target),
+            show_when_free=True,
         )
     except RefusedError as exc:
         refuse(app, target, result, exc)
@@ -569,7 +587,8 @@ def apply(
         out.success(f"applied {name}")
     record(app, target, "applied", result)
     out.success(
-        f"{len(pending)} migration(s) applied to {target.database.name} ({target.location})"
+        f"{len(pending)} migration{'s' if len(pending) != 1 else ''} applied to {target.database.name} "
+        f"({target.location})"
     )
     return Outcome(result)
 
