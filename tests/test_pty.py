@@ -173,8 +173,8 @@ def test_piping_stdout_through_tee_still_asks(term: Term) -> None:
     worker = term.project.worker("production")
     log = term.project.path / "tee.log"
     argv = " ".join(["-C", str(term.project.path), "--wrangler", str(term.wrangler)])
-    child = pexpect.spawn("bash", ["-c", f"set -o pipefail; {SKCLAW_BIN} {argv} secrets sync --env production | tee {log}"],
-                          env=term.env, encoding="utf-8", timeout=30, dimensions=(40, 120))
+    line = f"set -o pipefail; {SKCLAW_BIN} {argv} secrets sync --env production | tee {log}"
+    child = pexpect.spawn("bash", ["-c", line], env=term.env, encoding="utf-8", timeout=30, dimensions=(40, 120))
     child.logfile_read = io.StringIO()
     child.expect(r"Proceed with secrets sync on protected environment production\?")
     child.send("n" + ENTER)
