@@ -310,12 +310,13 @@ class TestEnvfileSource(WritableSourceContract):
         source.write("A", SecretValue("new"))
         assert source.path.read_text(encoding="utf-8") == 'A="new"\nA__PREVIOUS="last"\n'
 
-    def test_not_utf8_names_the_file(self, source: EnvfileSource) -> None:
+    def test_not_utf8_names_the_file_and_key_as_bad_input(self, source: EnvfileSource) -> None:
         self.seed(source, {})
-        source.path.write_bytes(b"A=caf\xe9\n")
-        with pytest.raises(SourceError, match="not UTF-8") as caught:
+        source.path.write_bytes(b"OK=fine\nA=caf\xe9\n")
+        with pytest.raises(UsageError, match="not UTF-8") as caught:
             source.read(["A"])
-        assert str(source.path) in str(caught.value)
+        assert str(source.path) in str(caught.value) and "the value of A" in str(caught.value)
+        assert "line 2" in str(caught.value) and caught.value.exit_code == 2
 
     def test_syntax_error_names_file_and_line_not_value(self, source: EnvfileSource) -> None:
         self.seed(source, {})
