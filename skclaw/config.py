@@ -20,7 +20,9 @@ DEFAULT_PROTECTED = ("production",)
 DEFAULT_SOURCE = "keyring"
 SECRET_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-_TOP_KEYS = {"$schema", "wranglerConfig", "protectedEnvironments", "build", "secrets", "sources", "environments"}
+_TOP_KEYS = {
+    "$schema", "wranglerConfig", "envs", "protectedEnvironments", "build", "secrets", "sources", "environments",
+}
 _SECRETS_KEYS = {"required", "optional", "source"}
 _ENV_KEYS = {"source", "protected"}
 _MAX_UNKNOWN_LISTED = 10
@@ -45,6 +47,8 @@ class EnvSettings:
 class SkclawConfig:
     path: Path | None = None
     wrangler_config: str | None = None
+    #: the project's envs (``default`` = the top level); None: every env of the wrangler config
+    envs: tuple[str, ...] | None = None
     protected_environments: tuple[str, ...] = DEFAULT_PROTECTED
     protected_explicit: bool = False
     build: str | None = None
@@ -140,6 +144,14 @@ def parse_config(data: Any, path: Path) -> SkclawConfig:
 
     wrangler_config = reader.opt_str(data, "wranglerConfig", "")
     build = reader.opt_str(data, "build", "")
+    envs: tuple[str, ...] | None = None
+    if "envs" in data:
+        from skclaw.project import validate_env_name
+
+        envs = reader.str_list(data, "envs", "")
+        if not envs:
+            raise ConfigError(f"{path.name}: envs is empty.", hint="List at least one env, or remove the key.")
+        envs = tuple(dict.fromkeys(validate_env_name(e, where=f"{path.name} envs") for e in envs))
     protected_explicit = "protectedEnvironments" in data
     protected = reader.str_list(data, "protectedEnvironments", "") if protected_explicit else DEFAULT_PROTECTED
 
@@ -187,6 +199,7 @@ def parse_config(data: Any, path: Path) -> SkclawConfig:
     return SkclawConfig(
         path=path,
         wrangler_config=wrangler_config,
+        envs=envs,
         protected_environments=protected,
         protected_explicit=protected_explicit,
         build=build,

@@ -13,7 +13,7 @@ from typing import Any
 from skclaw.config import SkclawConfig, load_config
 from skclaw.errors import UsageError
 from skclaw.output import Output
-from skclaw.project import DEFAULT_ENV, EnvTarget, WranglerProject, load_project
+from skclaw.project import DEFAULT_ENV, EnvTarget, WranglerProject, load_project, validate_env_name
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,14 @@ class ActionOptions:
     non_interactive: bool = False
     json: bool = False
     lock_timeout: float = 30.0
+
+
+def check_env_options(envs: tuple[str, ...] | list[str], environ: Mapping[str, str]) -> None:
+    """--env values (or SKCLAW_ENV when no --env is given) must be valid env names: exit 2."""
+    for env in envs:
+        validate_env_name(env, where="--env")
+    if not envs and "SKCLAW_ENV" in environ and environ["SKCLAW_ENV"] != "":
+        validate_env_name(environ["SKCLAW_ENV"], where="SKCLAW_ENV")
 
 
 def ci_detected(environ: Mapping[str, str]) -> bool:
@@ -101,7 +109,7 @@ class AppContext:
 
     @cached_property
     def project(self) -> WranglerProject:
-        return load_project(self.project_dir, self.config.wrangler_config)
+        return load_project(self.project_dir, self.config.wrangler_config, envs=self.config.envs)
 
     @cached_property
     def wrangler(self) -> Any:
@@ -118,15 +126,19 @@ class AppContext:
                 raise UsageError(f"SKCLAW_WRANGLER_TIMEOUT must be a number of seconds, not {raw!r}.") from None
             if not 1 <= timeout <= 86400:
                 raise UsageError("SKCLAW_WRANGLER_TIMEOUT must be between 1 and 86400 seconds.")
+        project = self.project
+        redirect = project.redirect
         return Wrangler(
-            executable, config_path=self.project.config_path, cwd=self.project.directory, environ=self.environ,
+            executable, config_path=project.config_path, cwd=project.directory, environ=self.environ,
             timeout=timeout,
+            redirects={redirect.target_env: redirect.config_path} if redirect is not None else None,
         )
 
     # -- environments ---------------------------------------------------------------------
     def select_envs(self, envs: tuple[str, ...] | list[str], all_envs: bool = False) -> list[str]:
         if all_envs and envs:
             raise UsageError("Use either --env or --all-envs, not both.")
+        check_env_options(envs, self.environ)  # before anything is read
         if all_envs:
             selected = self.project.all_envs
         elif envs:
@@ -134,6 +146,8 @@ class AppContext:
         elif self.environ.get("SKCLAW_ENV"):
             selected = [self.environ["SKCLAW_ENV"]]
         else:
+            if not self.project.top_level_is_env:
+                raise self.project.top_level_not_env_error("No --env given")
             selected = [DEFAULT_ENV]
         for env in selected:
             self.project.check_env(env)
@@ -148,7 +162,7 @@ class AppContext:
         return selected
 
     def select_env(self, env: str | None) -> str:
-        return self.select_envs([env] if env else [])[0]
+        return self.select_envs([env] if env is not None else [])[0]
 
     def target(self, env: str) -> EnvTarget:
         return self.project.resolve(env)

@@ -27,6 +27,7 @@ class Output:
     stdout: IO[str] = field(default_factory=lambda: sys.stdout)
     stderr: IO[str] = field(default_factory=lambda: sys.stderr)
     _console: Console | None = field(default=None, init=False, repr=False)
+    _result_console: Console | None = field(default=None, init=False, repr=False)
     _envelope_written: bool = field(default=False, init=False, repr=False)
 
     @property
@@ -44,6 +45,26 @@ class Output:
                 force_terminal=None if not no_color else False,
             )
         return self._console
+
+    @property
+    def result_console(self) -> Console:
+        """Where a command's human-readable result goes: stdout, so it can be piped (with --json
+        stdout holds only the envelope, so the result is shown on stderr instead)."""
+        if self.json_mode:
+            return self.console
+        if self._result_console is None:
+            from rich.console import Console
+
+            no_color = not self.color or "NO_COLOR" in os.environ
+            self._result_console = Console(
+                file=self.stdout, no_color=no_color, highlight=False, soft_wrap=True,
+                force_terminal=None if not no_color else False,
+            )
+        return self._result_console
+
+    def result(self, markup: str) -> None:
+        """One line of a command's result (rich markup; escape user text), redacted."""
+        self.result_console.print(redact(markup))
 
     # -- human output (stderr) -------------------------------------------------------------
     def _print(self, markup: str, text: str) -> None:

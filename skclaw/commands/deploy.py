@@ -234,7 +234,12 @@ def _strict_args(app: AppContext) -> list[str]:
 
 @click.command("deploy")
 @click.option("--dry-run", is_flag=True, help="Build and bundle offline; deploy nothing.")
-@click.option("--skip-build", is_flag=True, help="Do not run the configured build command.")
+@click.option(
+    "--skip-build",
+    is_flag=True,
+    help="Do not run the build of .skclaw.jsonc. wrangler's own build.command (wrangler config) "
+    "still runs: `wrangler deploy` runs it itself.",
+)
 @click.option(
     "--with-secrets",
     is_flag=True,
@@ -267,6 +272,7 @@ def deploy(
 
     out = app.output
     env = app.select_env(env)
+    app.project.check_deployable(env)  # a build made for another env: exit 2, nothing read
     target = app.target(env)
     wrangler = app.wrangler
     version = wrangler.require_minimum()
@@ -280,6 +286,9 @@ def deploy(
         "url": None,
         "message": message,
         "secrets": [],
+        "config": str(target.build_config or app.project.config_path),
+        # wrangler runs its own build.command during `wrangler deploy`, --skip-build or not
+        "wranglerBuild": app.project.wrangler_build(env),
     }
 
     if with_secrets and not version.secrets_file:
@@ -339,6 +348,9 @@ def deploy(
         enforce_migrations(app, env, migrations, refuse_pending=check_migrations)
 
     result["build"] = None if skip_build else run_build(app)
+    if result["wranglerBuild"]:
+        out.info(f"wrangler will run its build.command during deploy: {result['wranglerBuild']}"
+                 + (" (--skip-build skips only the build of .skclaw.jsonc)" if skip_build else ""))
 
     if dry_run:
         return _dry_run(app, target, result)
@@ -424,10 +436,19 @@ def consent_lines(app: AppContext, target: EnvTarget, result: Mapping[str, Any])
     lines = [
         f"account:  {app.account_label(target)}",
         f"Worker:   {target.worker}",
-        f"code:     {app.project.config_path.name} (main: {_main_module(app, target.name)})",
     ]
+    redirect = app.project.redirect
+    if target.build_config is not None and redirect is not None:
+        main = redirect.data.get("main") or "?"
+        lines.append(f"code:     the build in {target.build_config} (main: {main}; "
+                     f"redirected by {redirect.deploy_config})")
+    else:
+        lines.append(f"code:     {app.project.config_path.name} (main: {_main_module(app, target.name)})")
     if result.get("build"):
         lines.append(f"built by: {result['build']}")
+    if result.get("wranglerBuild"):
+        lines.append(f"wrangler build: {result['wranglerBuild']} (wrangler runs it during deploy, "
+                     "also with --skip-build)")
     if result.get("secrets"):
         lines.append(
             f"secrets:  {', '.join(result['secrets'])} in the same version (from {result.get('secretsSource')})"
