@@ -109,6 +109,9 @@ class WranglerProject:
         """Every env block, plus ``default`` when the top level is an environment."""
         return [*self.env_names, *([DEFAULT_ENV] if self.top_level_is_env else [])]
 
+    def _available(self) -> str:
+        return ", ".join([*([DEFAULT_ENV] if self.top_level_is_env else []), *self.env_names])
+
     @property
     def all_envs(self) -> list[str]:
         """What --all-envs, doctor and status select: `envs` of .skclaw.jsonc, else every env."""
@@ -127,7 +130,7 @@ class WranglerProject:
                 raise self.top_level_not_env_error("--env default names no Worker")
             return self.data
         if env not in self.env_names:
-            available = ", ".join(self.defined_envs)
+            available = self._available()
             raise UsageError(
                 f"Unknown environment {env!r} in {self.config_path.name}.",
                 hint=f"Available environments: {available}.",

@@ -87,7 +87,7 @@ def _check_auth(app: AppContext, checks: list[Check], wrangler: Any) -> None:
     if origin and wrangler is not None:
         _verify_token(app, wrangler, checks, origin, present)
     elif origin:
-        checks.append(Check("auth", "fail", f"{origin}: not verified (no usable wrangler)"))
+        checks.append(Check("auth", "fail", f"{origin}: not verified (no usable wrangler or wrangler config)"))
     else:
         checks.append(Check(
             "auth", "fail", "no CLOUDFLARE_API_TOKEN and no `wrangler login` state; set the token (CI) or log in"
@@ -135,29 +135,33 @@ def _check_env(app: AppContext, env: str) -> dict[str, Any]:
 @run_command("doctor")
 def doctor(app: AppContext, envs: tuple[str, ...]) -> Outcome:
     """Check wrangler, node, auth, config, sources and required secrets (every env by default)."""
+    from skclaw.errors import UsageError
     from skclaw.project import NotWorkersProjectError
 
     checks: list[Check] = []
     environments: dict[str, Any] = {}
-    not_workers: NotWorkersProjectError | None = None
+    bad_project: UsageError | None = None  # a wrangler project skclaw cannot use: exit 2
+    project = None
     try:
         cfg = app.config
         checks.append(Check("skclaw config", "ok", str(cfg.path) if cfg.path else "none (defaults)"))
-        project = app.project
-        where = str(project.config_path)
-        if project.redirect is not None:
-            where += (f"; deploy follows {project.redirect.deploy_config} to the build in "
-                      f"{project.redirect.config_path} (for {project.redirect.target_env})")
-        checks.append(Check("wrangler config", "ok", where))
-    except NotWorkersProjectError as exc:
-        checks.append(Check("config", "fail", str(exc)))
-        project, not_workers = None, exc
     except SkclawError as exc:
         checks.append(Check("config", "fail", str(exc)))
-        project = None
-    wrangler = None if not_workers else _check_tools(app, checks)
-    if not_workers is None:
-        _check_auth(app, checks, wrangler if project is not None else None)
+    else:
+        try:
+            project = app.project
+        except UsageError as exc:
+            checks.append(Check("wrangler config", "fail", str(exc)))
+            bad_project = exc
+        else:
+            where = str(project.config_path)
+            if project.redirect is not None:
+                where += (f"; deploy follows {project.redirect.deploy_config} to the build in "
+                          f"{project.redirect.config_path} (for {project.redirect.target_env})")
+            checks.append(Check("wrangler config", "ok", where))
+    if not isinstance(bad_project, NotWorkersProjectError):
+        wrangler = _check_tools(app, checks) if project is not None else None
+        _check_auth(app, checks, wrangler)
     if project is not None:
         selected = app.select_envs(envs) if envs else project.all_envs
         for env in selected:
@@ -181,9 +185,9 @@ def doctor(app: AppContext, envs: tuple[str, ...]) -> Outcome:
         out.result(f"{marks[check.status]:>20}  {escape(check.name)}: {escape(check.detail)}")
     failed = [c.name for c in checks if c.status == "fail"]
     result = {"checks": [asdict(c) for c in checks], "environments": environments}
-    if not_workers is not None:
-        out.error(not_workers.message)
-        return Outcome(result, 2, not_workers.message)
+    if bad_project is not None:
+        out.error(bad_project.message)
+        return Outcome(result, 2, bad_project.message)
     if failed:
         return Outcome(result, 1, f"{len(failed)} check(s) failed: {', '.join(failed)}")
     out.success("all checks passed")
