@@ -74,11 +74,18 @@ def find_config(project_dir: Path, explicit: str | None) -> Path | None:
             path = Path.cwd() / path
         _check_regular_file(path)
         return path
-    for name in CONFIG_NAMES:
-        candidate = project_dir / name
-        if candidate.exists() or candidate.is_symlink():
-            _check_regular_file(candidate)
-            return candidate
+    from skclaw.project import WRANGLER_CONFIG_NAMES
+
+    # Up from the start dir to the Worker project's root (the first dir with a wrangler config),
+    # so a run from a subdirectory still gets the project's settings (protected envs above all).
+    for directory in (project_dir, *project_dir.parents):
+        for name in CONFIG_NAMES:
+            candidate = directory / name
+            if candidate.exists() or candidate.is_symlink():
+                _check_regular_file(candidate)
+                return candidate
+        if any((directory / name).is_file() for name in WRANGLER_CONFIG_NAMES):
+            return None
     return None
 
 

@@ -96,26 +96,50 @@ class AppContext:
             self._locks.release_all()
 
     @property
-    def project_dir(self) -> Path:
+    def start_dir(self) -> Path:
+        """Where skclaw was started (-C DIR or the cwd): config and wrangler are searched from here."""
         return self.globals.project_dir
 
     @cached_property
+    def project_dir(self) -> Path:
+        """The Worker project's root: the directory of .skclaw.jsonc, else of the wrangler config,
+        else where skclaw started. .skclaw/ (audit, locks), relative source paths, the build and
+        init's files live here, whichever subdirectory skclaw runs from."""
+        from skclaw.errors import SkclawError
+
+        try:
+            config = self.config
+            if config.path is not None and not self._explicit_config:
+                return config.path.parent
+            return self.project.directory
+        except SkclawError:
+            return self.start_dir
+
+    @property
+    def _explicit_config(self) -> str | None:
+        return self.globals.config or self.environ.get("SKCLAW_CONFIG") or None
+
+    @cached_property
     def config(self) -> SkclawConfig:
-        explicit = self.globals.config or self.environ.get("SKCLAW_CONFIG") or None
-        config = load_config(self.project_dir, explicit)
+        explicit = self._explicit_config
+        config = load_config(self.start_dir, explicit)
         for warning in config.warnings:
             self.output.warn(warning)
         return config
 
     @cached_property
     def project(self) -> WranglerProject:
-        return load_project(self.project_dir, self.config.wrangler_config, envs=self.config.envs)
+        # wranglerConfig is relative to the skclaw config's dir; the search starts where skclaw did.
+        config = self.config
+        found = config.path is not None and not self._explicit_config
+        base = config.path.parent if found and config.wrangler_config and config.path else self.start_dir
+        return load_project(base, config.wrangler_config, envs=config.envs)
 
     @cached_property
     def wrangler(self) -> Any:
         from skclaw.wrangler import Wrangler, find_wrangler
 
-        executable, origin = find_wrangler(self.globals.wrangler, self.environ, self.project_dir)
+        executable, origin = find_wrangler(self.globals.wrangler, self.environ, self.start_dir)
         self.output.detail(f"wrangler: {executable} (from {origin})")
         timeout = 300.0
         raw = self.environ.get("SKCLAW_WRANGLER_TIMEOUT")

@@ -156,11 +156,19 @@ def test_workspace_package_deploys_with_the_root_wrangler(
     found, origin = find_wrangler(None, {}, project.run_dir / "src")
     assert found == project.root / "node_modules" / ".bin" / "wrangler" and origin == "node_modules/.bin"
 
+    # The package's .skclaw.jsonc holds even from a subdir: its protected env needs consent.
+    (project.run_dir / ".skclaw.jsonc").write_text('{"protectedEnvironments": ["staging"]}')
+    refused = skclaw(["deploy", "--env", "staging", "--json"], project=project.run_dir / "src")
+    assert refused.code == 3, refused.output
+    assert emulator.mutating_requests() == []
+
     # From the package dir and from a subdir of it (wrangler finds the config upwards too).
     for run_dir in (project.run_dir, project.run_dir / "src"):
-        run = skclaw(["deploy", "--env", "staging", "--json"], project=run_dir)
+        run = skclaw(["deploy", "--env", "staging", "--yes", "--json"], project=run_dir)
         assert run.code == 0, run.output
         assert run.envelope["result"]["worker"] == "mono-api-staging"
+    audit = (project.run_dir / ".skclaw" / "audit.jsonl").read_text().splitlines()
+    assert len(audit) == 2 and not (project.run_dir / "src" / ".skclaw").exists()
     assert b"mono-api" in emulator.uploaded_modules("mono-api-staging")["index.js"]
     assert len(emulator.deployments("mono-api-staging")) == 2
     assert not emulator.worker_exists("mono-api") and not emulator.worker_exists("mono-api-prod")
