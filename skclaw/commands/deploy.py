@@ -25,7 +25,6 @@ import click
 
 from skclaw.cli import Outcome, common_options, run_command
 from skclaw.context import AppContext
-from skclaw.credentials import credentials_origin
 from skclaw.errors import FailedError, RefusedError, SkclawError, WranglerError
 from skclaw.project import DEFAULT_ENV, D1Database, EnvTarget
 from skclaw.secret import SecretValue
@@ -46,16 +45,13 @@ STRICT_ABORT_RE = re.compile(r"Aborting the \w+ operation because of conflicts")
 # ----------------------------------------------------------------------------- preflight pieces
 
 
-def require_credentials(app: AppContext, env: str) -> str:
-    origin = credentials_origin(app.environ, app.project.directory, env)
-    if origin is None:
-        raise FailedError(
-            "wrangler has no Cloudflare credentials: no CLOUDFLARE_API_TOKEN "
-            "(or CLOUDFLARE_API_KEY "
-            "and CLOUDFLARE_EMAIL) and no `wrangler login` state; nothing was deployed.",
-            hint="Set CLOUDFLARE_API_TOKEN (CI) or run `wrangler login`. `skclaw deploy --dry-run` works offline.",
-        )
-    return origin
+def require_credentials(app: AppContext, env: str, *, rollback: bool = False) -> str:
+    from skclaw.credentials import require_credentials as require
+
+    if rollback:
+        return require(app.environ, app.project.directory, env, outcome="nothing was rolled back")
+    return require(app.environ, app.project.directory, env, outcome="nothing was deployed",
+                   hint="`skclaw deploy --dry-run` works offline.")
 
 
 @dataclass
@@ -576,7 +572,7 @@ def status(app: AppContext, envs: tuple[str, ...]) -> Outcome:
         out.step(f"{env} · {report['worker']}")
         deployment = report["deployment"]
         if report["error"]:
-            out.error(f"  {report['error']}")
+            out.error(f"{env}: {report['error']}")
             continue
         out.info(f"  deployment {deployment['id']} created {deployment['created']} by {deployment['author'] or '?'}")
         if deployment["message"]:
@@ -639,7 +635,7 @@ def rollback(app: AppContext, version_id: str | None, env: str | None, message: 
     env = app.select_env(env)
     target = app.target(env)
     app.wrangler.require_minimum()
-    require_credentials(app, env)
+    require_credentials(app, env, rollback=True)
     lines: list[str] = []
 
     def gate() -> None:

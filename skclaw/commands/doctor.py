@@ -172,7 +172,7 @@ def doctor(app: AppContext, envs: tuple[str, ...]) -> Outcome:
             elif report["missingRequired"]:
                 checks.append(Check(
                     f"env:{env}", "fail",
-                    f"{report['source']} lacks required secret(s): {', '.join(report['missingRequired'])}",
+                    f"required secret(s) missing from {report['source']}: {', '.join(report['missingRequired'])}",
                 ))
             else:
                 checks.append(Check(f"env:{env}", "ok", f"{report['worker']} · {report['source']}"))
