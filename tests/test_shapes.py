@@ -312,3 +312,72 @@ def test_toml_shapes_sync_and_list(
     target = load_project(d1.run_dir, None).resolve("staging")
     assert [db.binding for db in target.d1_databases] == ["DB", "AUDIT"]
     assert target.d1_databases[0].migrations_dir == d1.root / "db" / "migrations"
+
+
+# ----------------------------------------------------------------------------- newcomer findings
+
+
+def test_doctor_verifies_the_token_and_prints_its_report_on_stdout(
+    tmp_path: Path, wrangler_bin: Path, cf_env: dict[str, str], emulator: CloudflareEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    project = shape(tmp_path, "single-toml")
+    envfile_config(project, {"default": {"API_KEY": "v"}})
+    good = skclaw(["doctor"], project=project.run_dir, wrangler=wrangler_bin)
+    assert good.code == 0, good.output
+    assert "auth: API token (environment); verified with Cloudflare" in good.stdout  # the report: stdout
+    assert f"account: Test Account ({emulator.account_id})" in good.stdout
+    assert "FAIL" not in good.stdout and "error" not in good.stderr
+    assert emulator.requests_to("GET", r"^/user/tokens/verify$")
+
+    emulator.set_token_valid(False)  # a fake token
+    fake = skclaw(["doctor", "--json"], project=project.run_dir, wrangler=wrangler_bin)
+    assert fake.code == 1 and "all checks passed" not in fake.output
+    auth = {c["name"]: c for c in fake.envelope["result"]["checks"]}["auth"]
+    assert auth["status"] == "fail" and "did not accept" in auth["detail"]
+
+    monkeypatch.setenv("CLOUDFLARE_API_BASE_URL", "http://127.0.0.1:9/client/v4")  # offline
+    offline = skclaw(["doctor", "--json"], project=project.run_dir, wrangler=wrangler_bin)
+    assert offline.code == 1 and "all checks passed" not in offline.output
+    auth = {c["name"]: c for c in offline.envelope["result"]["checks"]}["auth"]
+    assert auth["status"] == "fail" and "could not be reached" in auth["detail"]
+
+
+def test_missing_credentials_say_what_did_not_happen(
+    tmp_path: Path, wrangler_bin: Path, cf_env: dict[str, str], emulator: CloudflareEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    project = shape(tmp_path, "single-toml")
+    envfile_config(project, {"default": {"API_KEY": "v"}})
+    monkeypatch.delenv("CLOUDFLARE_API_TOKEN")
+    dry = skclaw(["secrets", "sync", "--dry-run"], project=project.run_dir, wrangler=wrangler_bin)
+    assert dry.code == 1 and "A dry run still reads Cloudflare" in dry.stderr
+    back = skclaw(["rollback", "--yes"], project=project.run_dir, wrangler=wrangler_bin)
+    assert back.code == 1 and "nothing was rolled back" in back.stderr
+    assert "nothing was deployed" not in back.stderr and "--dry-run" not in back.stderr
+    assert emulator.requests == []
+
+
+def test_environ_source_hint_does_not_say_secrets_set(
+    tmp_path: Path, wrangler_bin: Path, cf_env: dict[str, str], emulator: CloudflareEmulator
+) -> None:
+    project = shape(tmp_path, "single-toml")
+    (project.run_dir / ".skclaw.jsonc").write_text(
+        '{"secrets": {"required": ["NOT_SET_ANYWHERE"], "source": "environ"}}')
+    run = skclaw(["secrets", "sync", "--yes"], project=project.run_dir, wrangler=wrangler_bin)
+    assert run.code == 1 and "read-only" in run.stderr and "secrets set" not in run.stderr
+
+
+def test_init_ignores_wrangler_state_and_writes_the_chosen_envs(tmp_path: Path) -> None:
+    project = shape(tmp_path, "d1-toml")
+    run = skclaw(["init", "--env", "staging", "--source", "envfile", "--json"], project=project.run_dir)
+    assert run.code == 0, run.output
+    assert ".wrangler/" in (project.run_dir / ".gitignore").read_text().splitlines()
+    assert load_project(project.run_dir, None, envs=["staging"]).all_envs == ["staging"]
+    import pyjson5
+
+    assert pyjson5.decode((project.run_dir / ".skclaw.jsonc").read_text())["envs"] == ["staging"]
+    unnamed = shape(tmp_path, "unnamed-top")
+    listed = skclaw(["init", "--source", "envfile", "--json"], project=unnamed.run_dir)
+    assert listed.code == 0 and listed.envelope["result"]["environments"] == ["production", "staging"]
+    assert "1 environment," in skclaw(["init", "--yes", "--env", "staging"], project=unnamed.run_dir).stderr
