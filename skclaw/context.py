@@ -38,7 +38,8 @@ def check_env_options(envs: tuple[str, ...] | list[str], environ: Mapping[str, s
     """--env values (or SKCLAW_ENV when no --env is given) must be valid env names: exit 2."""
     for env in envs:
         validate_env_name(env, where="--env")
-    if not envs and "SKCLAW_ENV" in environ and environ["SKCLAW_ENV"] != "":
+    if not envs and "SKCLAW_ENV" in environ:
+        # Set but empty is bad input too: a CI template's empty variable must not mean "top level".
         validate_env_name(environ["SKCLAW_ENV"], where="SKCLAW_ENV")
 
 
@@ -167,7 +168,7 @@ class AppContext:
             selected = self.project.all_envs
         elif envs:
             selected = list(dict.fromkeys(envs))
-        elif self.environ.get("SKCLAW_ENV"):
+        elif "SKCLAW_ENV" in self.environ:
             selected = [self.environ["SKCLAW_ENV"]]
         else:
             if not self.project.top_level_is_env:

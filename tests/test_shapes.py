@@ -54,7 +54,7 @@ def test_a_bad_env_name_is_exit_2_before_anything_is_read_or_written(
         assert run.code == 2, run.output
         assert "Invalid environment name" in error_of(run)
     env_run = skclaw(["secrets", "sync", "--local", "--json"], project=project.run_dir, wrangler=wrangler_bin,
-                     env={"SKCLAW_ENV": bad} if bad else {"SKCLAW_ENV": "../x"})
+                     env={"SKCLAW_ENV": bad})
     assert env_run.code == 2 and "SKCLAW_ENV" in error_of(env_run)
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # nothing written
     assert emulator.requests == []
@@ -112,6 +112,10 @@ def test_envs_of_skclaw_config_choose_the_projects_envs(
     doctor = skclaw(["doctor", "--json"], project=project.run_dir, wrangler=wrangler_bin)
     assert doctor.code == 0, doctor.output
     assert list(doctor.envelope["result"]["environments"]) == ["staging"]
+    emulator.seed_worker("d1-app-staging")
+    status = skclaw(["status", "--json"], project=project.run_dir, wrangler=wrangler_bin)
+    assert status.code == 0, status.output
+    assert list(status.envelope["result"]["environments"]) == ["staging"]
 
     emulator.clear_requests()
     envfile_config(project, {}, envs=["staging", "qa"])

@@ -560,8 +560,15 @@ def _status_of(app: AppContext, env: str) -> dict[str, Any]:
 @common_options(multiple_env=True, acts=False)
 @run_command("status")
 def status(app: AppContext, envs: tuple[str, ...]) -> Outcome:
-    """Show the live deployment of each environment's Worker (versions and their traffic)."""
-    selected = app.select_envs(envs)
+    """Show the live deployment of each environment's Worker (versions and their traffic).
+
+    Without --env: the top level, or every env of `envs` when .skclaw.jsonc lists them.
+    """
+    from skclaw.context import check_env_options
+
+    check_env_options(envs, app.environ)
+    chosen = not envs and "SKCLAW_ENV" not in app.environ and app.config.envs is not None
+    selected = app.select_envs(envs, all_envs=chosen)
     for env in selected:
         app.target(env)  # config errors are exit 2 before anything runs
     app.wrangler.require_minimum()
