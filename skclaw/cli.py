@@ -217,6 +217,7 @@ def run_command(name: str) -> Callable[[Callable[..., Outcome]], Callable[..., i
                 action,
                 command=name,
             )
+
             def call() -> Outcome:
                 from skclaw.context import check_env_options
 
