@@ -385,3 +385,58 @@ def test_init_ignores_wrangler_state_and_writes_the_chosen_envs(tmp_path: Path) 
     listed = skclaw(["init", "--source", "envfile", "--json"], project=unnamed.run_dir)
     assert listed.code == 0 and listed.envelope["result"]["environments"] == ["production", "staging"]
     assert "1 environment," in skclaw(["init", "--yes", "--env", "staging"], project=unnamed.run_dir).stderr
+
+
+def test_deploy_plan_names_wranglers_build_and_the_redirected_build(tmp_path: Path) -> None:
+    from skclaw.commands.deploy import consent_lines
+    from skclaw.context import ActionOptions, AppContext, GlobalOptions
+
+    def plan(project: Shape, env: str) -> str:
+        app = AppContext(GlobalOptions(project_dir=project.run_dir), ActionOptions(), command="deploy",
+                         environ={}, interactive=False)
+        result = {"wranglerBuild": app.project.wrangler_build(env), "secrets": []}
+        return "\n".join(consent_lines(app, app.target(env), result))
+
+    custom = plan(shape(tmp_path, "custom-build"), "default")
+    assert "wrangler build: node build.mjs (wrangler runs it during deploy, also with --skip-build)" in custom
+    vite = shape(tmp_path, "vite-redirect")
+    built = plan(vite, "staging")
+    assert "Worker:   vite-app-staging" in built
+    assert f"the build in {vite.root / 'dist' / 'vite_app' / 'wrangler.json'} (main: index.js" in built
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ({"dist/vite_app/wrangler.json": json.dumps({"name": "x", "env": {"staging": {}}})}, "must be flat"),
+        ({"dist/vite_app/wrangler.json": json.dumps({"name": "x", "targetEnvironment": "qa"})},
+         "Unknown environment 'qa'"),
+        ({"dist/vite_app/wrangler.json": json.dumps({"name": "x", "targetEnvironment": "../x"})},
+         "Invalid environment name"),
+        ({".wrangler/deploy/config.json": "{}"}, 'no "configPath"'),
+        ({".wrangler/deploy/config.json": "{broken"}, "deploy redirect"),
+        ({"dist/vite_app/wrangler.json": json.dumps({"name": "x", "pages_build_output_dir": "d"})}, "Pages"),
+    ],
+)
+def test_broken_redirects_are_exit_2(tmp_path: Path, change: dict[str, str], says: str) -> None:
+    project = shape(tmp_path, "vite-redirect")
+    for rel, text in change.items():
+        (project.root / rel).write_text(text)
+    run = skclaw(["deploy", "--env", "staging", "--dry-run", "--json"], project=project.run_dir)
+    assert run.code == 2, run.output
+    assert says in error_of(run)
+
+
+def test_a_redirect_that_is_not_beside_the_config_is_exit_2(tmp_path: Path) -> None:
+    # A package's wrangler config under a root that holds another build's redirect: wrangler
+    # cannot tell which to deploy and refuses; so does skclaw.
+    project = shape(tmp_path, "vite-redirect")
+    package = project.root / "packages" / "api"
+    package.mkdir(parents=True)
+    (package / "wrangler.jsonc").write_text('{"name": "api", "main": "i.js", "compatibility_date": "2025-01-01"}')
+    run = skclaw(["deploy", "--dry-run", "--json"], project=package)
+    assert run.code == 2 and "do not share a base directory" in error_of(run)
+
+    # wrangler's search order: a wrangler.jsonc higher up beats the package's wrangler.toml.
+    (package / "wrangler.jsonc").rename(package / "wrangler.toml")
+    assert find_wrangler_config(package, None) == project.root / "wrangler.jsonc"
