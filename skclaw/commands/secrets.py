@@ -95,14 +95,6 @@ def sync(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | N
 
     if local:
         return _sync_local(app, resolved, dry_run)
-    from skclaw.credentials import require_credentials
-
-    for env in selected:
-        require_credentials(
-            app.environ, app.project.directory, env, outcome="nothing was changed",
-            hint="A dry run still reads Cloudflare (the Worker's secret names): it needs credentials "
-            "and the network too. `--local` needs neither." if dry_run else "",
-        )
 
     if method == "put":
         # `wrangler secret put` trims trailing whitespace: refuse before anything changes.
@@ -113,6 +105,14 @@ def sync(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | N
                         f"{s.env}: the value of {key} ends with whitespace, which `wrangler secret put` trims.",
                         hint="Use --method bulk (the default), which sends values exactly.",
                     )
+    from skclaw.credentials import require_credentials
+
+    for env in selected:
+        require_credentials(
+            app.environ, app.project.directory, env, outcome="nothing was changed",
+            hint="A dry run still reads Cloudflare (the Worker's secret names): it needs credentials "
+            "and the network too. `--local` needs neither." if dry_run else "",
+        )
     plans = engine.plan_all(app, resolved, prune=prune)
     for plan in plans:
         out.step(f"{plan.env} → {plan.worker} ({plan.secrets.source.describe()})")
