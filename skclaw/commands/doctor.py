@@ -189,6 +189,8 @@ def doctor(app: AppContext, envs: tuple[str, ...]) -> Outcome:
         out.error(bad_project.message)
         return Outcome(result, 2, bad_project.message)
     if failed:
-        return Outcome(result, 1, f"{len(failed)} check(s) failed: {', '.join(failed)}")
+        message = f"{len(failed)} check(s) failed: {', '.join(failed)}"
+        out.error(message)  # the report is the result (stdout); the verdict is an error (stderr)
+        return Outcome(result, 1, message)
     out.success("all checks passed")
     return Outcome(result)
