@@ -88,10 +88,22 @@ class WranglerProject:
 
     @property
     def directory(self) -> Path:
+        """Where wrangler runs: the config's dir (for a build alone, the dir that holds .wrangler/)."""
+        if self.redirect is not None and self.redirect_only:
+            return self.redirect.deploy_config.parent.parent
         return self.config_path.parent
 
     @property
+    def redirect_only(self) -> bool:
+        """No wrangler config of the user's, only a build tool's redirect (wrangler deploys it)."""
+        return self.redirect is not None and self.redirect.config_path == self.config_path
+
+    @property
     def env_names(self) -> list[str]:
+        if self.redirect is not None and self.redirect_only:
+            # The flattened config is the env it was built for.
+            target = self.redirect.target_env
+            return [] if target == DEFAULT_ENV else [target]
         envs = self.data.get("env") or {}
         return sorted(envs) if isinstance(envs, dict) else []
 
@@ -102,6 +114,8 @@ class WranglerProject:
     @property
     def top_level_is_env(self) -> bool:
         """With env blocks and no top-level name, the top level names no Worker: not an env."""
+        if self.redirect_only:
+            return not self.env_names
         return not self.has_env_blocks or bool(self.data.get("name"))
 
     @property
@@ -118,6 +132,12 @@ class WranglerProject:
         return list(self.chosen_envs) if self.chosen_envs is not None else self.defined_envs
 
     def top_level_not_env_error(self, why: str) -> UsageError:
+        if self.redirect is not None and self.redirect_only:
+            target = self.redirect.target_env
+            return UsageError(
+                f"{why}: {self.config_path} (from {self.redirect.deploy_config}) is a build made for {target}.",
+                hint=f"Choose it with --env {target}.",
+            )
         return UsageError(
             f"{why}: the top level of {self.config_path.name} has no \"name\" and the config has env "
             "blocks, so the top level is not an environment.",
@@ -135,6 +155,8 @@ class WranglerProject:
                 f"Unknown environment {env!r} in {self.config_path.name}.",
                 hint=f"Available environments: {available}.",
             )
+        if self.redirect_only:
+            return self.data
         block = self.data["env"][env]
         if not isinstance(block, dict):
             raise ConfigError(f"{self.config_path.name}: env.{env} must be an object.")
@@ -228,7 +250,7 @@ class WranglerProject:
                     binding=item["binding"],
                     name=str(item.get("database_name") or item["binding"]),
                     id=item.get("database_id"),
-                    migrations_dir=(self.directory / str(migrations_dir)).resolve(),
+                    migrations_dir=(self.config_path.parent / str(migrations_dir)).resolve(),
                     migrations_table=str(item.get("migrations_table") or "d1_migrations"),
                 )
             )
@@ -296,7 +318,7 @@ def check_workers_project(path: Path, data: dict[str, Any]) -> None:
         )
 
 
-def find_redirect(project_dir: Path, user_config: Path) -> RedirectedBuild | None:
+def find_redirect(project_dir: Path, user_config: Path | None) -> RedirectedBuild | None:
     """`.wrangler/deploy/config.json`, looked up as wrangler looks for it: in the project dir and
     its ancestors; it must sit beside the user's config; its configPath is relative to its dir."""
     found = next(
@@ -305,7 +327,7 @@ def find_redirect(project_dir: Path, user_config: Path) -> RedirectedBuild | Non
     )
     if found is None:
         return None
-    if found != user_config.parent / DEPLOY_REDIRECT:
+    if user_config is not None and found != user_config.parent / DEPLOY_REDIRECT:
         raise ConfigError(
             f"Found both the wrangler config {user_config} and a deploy redirect {found}, and they do not "
             "share a base directory, so it is not clear which to deploy (wrangler refuses this too).",
@@ -334,7 +356,18 @@ def find_redirect(project_dir: Path, user_config: Path) -> RedirectedBuild | Non
 def load_project(
     project_dir: Path, configured: str | None, *, envs: Sequence[str] | None = None
 ) -> WranglerProject:
-    path = find_wrangler_config(project_dir, configured)
+    try:
+        path = find_wrangler_config(project_dir, configured)
+    except ConfigError:
+        # No config of the user's, but a build tool's redirect (Nitro, Astro, ...): wrangler
+        # deploys the built config alone, and so does skclaw.
+        built = None if configured else find_redirect(project_dir, None)
+        if built is None:
+            raise
+        return _checked_envs(WranglerProject(
+            config_path=built.config_path, data=built.data, redirect=built,
+            chosen_envs=tuple(envs) if envs is not None else None,
+        ))
     data = _read_config(path)
     check_workers_project(path, data)
     env_blocks = data.get("env")
@@ -353,7 +386,13 @@ def load_project(
     )
     if project.redirect is not None and project.redirect.target_env != DEFAULT_ENV:
         project.check_env(project.redirect.target_env)
-    for env in envs or ():
+    return _checked_envs(project)
+
+
+def _checked_envs(project: WranglerProject) -> WranglerProject:
+    """`envs` of .skclaw.jsonc must name envs the wrangler config has."""
+    path = project.config_path
+    for env in project.chosen_envs or ():
         if env == DEFAULT_ENV and not project.top_level_is_env:
             raise project.top_level_not_env_error(f"envs in .skclaw.jsonc lists {DEFAULT_ENV!r}")
         if env != DEFAULT_ENV and env not in project.env_names:

@@ -311,7 +311,7 @@ class Wrangler:
 
     def env_args(self, env: str, command: str = "") -> list[str]:
         built = self.redirects.get(env)
-        if built is not None and command != "d1":
+        if built is not None and (command != "d1" or built == self.config_path):
             # What `wrangler deploy --env E` follows the redirect to. The built config is flat (its
             # top level is env E): `--env=E` on it would address `<name>-E`. D1 commands keep the
             # source config (migrations_dir is relative to it).

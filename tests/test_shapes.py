@@ -440,3 +440,19 @@ def test_a_redirect_that_is_not_beside_the_config_is_exit_2(tmp_path: Path) -> N
     # wrangler's search order: a wrangler.jsonc higher up beats the package's wrangler.toml.
     (package / "wrangler.jsonc").rename(package / "wrangler.toml")
     assert find_wrangler_config(package, None) == project.root / "wrangler.jsonc"
+
+
+def test_a_build_without_a_user_config_is_deployed_as_wrangler_deploys_it(
+    tmp_path: Path, wrangler_bin: Path, cf_env: dict[str, str], emulator: CloudflareEmulator
+) -> None:
+    # Frameworks (Nitro, Astro, ...) may leave only the redirect and the built config.
+    project = shape(tmp_path, "vite-redirect")
+    (project.root / "wrangler.jsonc").unlink()
+    run = skclaw(["deploy", "--env", "staging", "--json"], project=project.run_dir, wrangler=wrangler_bin)
+    assert run.code == 0, run.output
+    assert run.envelope["result"]["worker"] == "vite-app-staging"
+    assert b"BUILT-BY-VITE" in b"".join(emulator.uploaded_modules("vite-app-staging").values())
+    for args in (["deploy", "--env", "production"], ["deploy"], ["status"]):
+        refused = skclaw([*args, "--json"], project=project.run_dir, wrangler=wrangler_bin)
+        assert refused.code == 2 and "staging" in error_of(refused), refused.output
+    assert [u.worker for u in emulator.uploads] == ["vite-app-staging"]
