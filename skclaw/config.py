@@ -74,7 +74,7 @@ def find_config(project_dir: Path, explicit: str | None) -> Path | None:
             path = Path.cwd() / path
         _check_regular_file(path)
         return path
-    from skclaw.project import WRANGLER_CONFIG_NAMES
+    from skclaw.project import DEPLOY_REDIRECT, WRANGLER_CONFIG_NAMES
 
     # Up from the start dir to the Worker project's root (the first dir with a wrangler config),
     # so a run from a subdirectory still gets the project's settings (protected envs above all).
@@ -84,7 +84,7 @@ def find_config(project_dir: Path, explicit: str | None) -> Path | None:
             if candidate.exists() or candidate.is_symlink():
                 _check_regular_file(candidate)
                 return candidate
-        if any((directory / name).is_file() for name in WRANGLER_CONFIG_NAMES):
+        if any((directory / name).is_file() for name in (*WRANGLER_CONFIG_NAMES, DEPLOY_REDIRECT)):
             return None
     return None
 
