@@ -218,8 +218,17 @@ def run_command(name: str) -> Callable[[Callable[..., Outcome]], Callable[..., i
                 lock_timeout=kwargs.pop("lock_timeout", 30.0),
             )
             app = AppContext(options, action, command=name)
+
+            def call() -> Outcome:
+                from skclaw.context import check_env_options
+
+                # A bad env name is exit 2 before any config is read or file written.
+                given = kwargs.get("envs") or ([kwargs["env"]] if kwargs.get("env") is not None else [])
+                check_env_options(list(given), app.environ)
+                return body(app, **kwargs)
+
             try:
-                return execute(app, name, lambda: body(app, **kwargs))
+                return execute(app, name, call)
             except BrokenPipeError:  # before click's own EPIPE handling, which exits 1 silently
                 return _broken_pipe()
             finally:

@@ -19,7 +19,9 @@ CONFIG_NAMES = (".skclaw.jsonc", ".skclaw.json")
 DEFAULT_SOURCE = "keyring"
 SECRET_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-_TOP_KEYS = {"$schema", "wranglerConfig", "protectedEnvironments", "build", "secrets", "sources", "environments"}
+_TOP_KEYS = {
+    "$schema", "wranglerConfig", "envs", "protectedEnvironments", "build", "secrets", "sources", "environments",
+}
 _SECRETS_KEYS = {"required", "optional", "source"}
 _ENV_KEYS = {"source", "protected"}
 _MAX_UNKNOWN_LISTED = 10
@@ -44,6 +46,8 @@ class EnvSettings:
 class SkclawConfig:
     path: Path | None = None
     wrangler_config: str | None = None
+    #: the project's envs (``default`` = the top level); None: every env of the wrangler config
+    envs: tuple[str, ...] | None = None
     #: protectedEnvironments as written; None when absent (the policy infers them then)
     protected_environments: tuple[str, ...] | None = None
     build: str | None = None
@@ -69,11 +73,18 @@ def find_config(project_dir: Path, explicit: str | None) -> Path | None:
             path = Path.cwd() / path
         _check_regular_file(path)
         return path
-    for name in CONFIG_NAMES:
-        candidate = project_dir / name
-        if candidate.exists() or candidate.is_symlink():
-            _check_regular_file(candidate)
-            return candidate
+    from skclaw.project import DEPLOY_REDIRECT, WRANGLER_CONFIG_NAMES
+
+    # Up from the start dir to the Worker project's root (the first dir with a wrangler config),
+    # so a run from a subdirectory still gets the project's settings (protected envs above all).
+    for directory in (project_dir, *project_dir.parents):
+        for name in CONFIG_NAMES:
+            candidate = directory / name
+            if candidate.exists() or candidate.is_symlink():
+                _check_regular_file(candidate)
+                return candidate
+        if any((directory / name).is_file() for name in (*WRANGLER_CONFIG_NAMES, DEPLOY_REDIRECT)):
+            return None
     return None
 
 
@@ -139,6 +150,14 @@ def parse_config(data: Any, path: Path) -> SkclawConfig:
 
     wrangler_config = reader.opt_str(data, "wranglerConfig", "")
     build = reader.opt_str(data, "build", "")
+    envs: tuple[str, ...] | None = None
+    if "envs" in data:
+        from skclaw.project import validate_env_name
+
+        envs = reader.str_list(data, "envs", "")
+        if not envs:
+            raise ConfigError(f"{path.name}: envs is empty.", hint="List at least one env, or remove the key.")
+        envs = tuple(dict.fromkeys(validate_env_name(e, where=f"{path.name} envs") for e in envs))
     protected = reader.str_list(data, "protectedEnvironments", "") if "protectedEnvironments" in data else None
 
     secrets = reader.obj(data, "secrets", "")
@@ -185,6 +204,7 @@ def parse_config(data: Any, path: Path) -> SkclawConfig:
     return SkclawConfig(
         path=path,
         wrangler_config=wrangler_config,
+        envs=envs,
         protected_environments=protected,
         build=build,
         required=required,

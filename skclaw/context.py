@@ -13,11 +13,20 @@ from skclaw.config import SkclawConfig, load_config
 from skclaw.errors import UsageError
 from skclaw.options import ActionOptions, GlobalOptions
 from skclaw.output import Output
-from skclaw.project import DEFAULT_ENV, EnvTarget, WranglerProject, load_project
+from skclaw.project import DEFAULT_ENV, EnvTarget, WranglerProject, load_project, validate_env_name
 
 if TYPE_CHECKING:
     from skclaw.policy import ProjectFacts, Protection
     from skclaw.wrangler import Wrangler
+
+
+def check_env_options(envs: tuple[str, ...] | list[str], environ: Mapping[str, str]) -> None:
+    """--env values (or SKCLAW_ENV when no --env is given) must be valid env names: exit 2."""
+    for env in envs:
+        validate_env_name(env, where="--env")
+    if not envs and "SKCLAW_ENV" in environ:
+        # Set but empty is bad input too: a CI template's empty variable must not mean "top level".
+        validate_env_name(environ["SKCLAW_ENV"], where="SKCLAW_ENV")
 
 
 def ci_detected(environ: Mapping[str, str]) -> bool:
@@ -91,26 +100,50 @@ class AppContext:
             self._locks.release_all()
 
     @property
-    def project_dir(self) -> Path:
+    def start_dir(self) -> Path:
+        """Where skclaw was started (-C DIR or the cwd): config and wrangler are searched from here."""
         return self.globals.project_dir
 
     @cached_property
+    def project_dir(self) -> Path:
+        """The Worker project's root: the directory of .skclaw.jsonc, else of the wrangler config,
+        else where skclaw started. .skclaw/ (audit, locks), relative source paths, the build and
+        init's files live here, whichever subdirectory skclaw runs from."""
+        from skclaw.errors import SkclawError
+
+        try:
+            config = self.config
+            if config.path is not None and not self._explicit_config:
+                return config.path.parent
+            return self.project.directory
+        except SkclawError:
+            return self.start_dir
+
+    @property
+    def _explicit_config(self) -> str | None:
+        return self.globals.config or self.environ.get("SKCLAW_CONFIG") or None
+
+    @cached_property
     def config(self) -> SkclawConfig:
-        explicit = self.globals.config or self.environ.get("SKCLAW_CONFIG") or None
-        config = load_config(self.project_dir, explicit)
+        explicit = self._explicit_config
+        config = load_config(self.start_dir, explicit)
         for warning in config.warnings:
             self.output.warn(warning)
         return config
 
     @cached_property
     def project(self) -> WranglerProject:
-        return load_project(self.project_dir, self.config.wrangler_config)
+        # wranglerConfig is relative to the skclaw config's dir; the search starts where skclaw did.
+        config = self.config
+        found = config.path is not None and not self._explicit_config
+        base = config.path.parent if found and config.wrangler_config and config.path else self.start_dir
+        return load_project(base, config.wrangler_config, envs=config.envs)
 
     @cached_property
     def wrangler(self) -> Wrangler:
         from skclaw.wrangler import Wrangler, find_wrangler
 
-        executable, origin = find_wrangler(self.globals.wrangler, self.environ, self.project_dir)
+        executable, origin = find_wrangler(self.globals.wrangler, self.environ, self.start_dir)
         self.output.detail(f"wrangler: {executable} (from {origin})")
         timeout = 300.0
         raw = self.environ.get("SKCLAW_WRANGLER_TIMEOUT")
@@ -121,22 +154,28 @@ class AppContext:
                 raise UsageError(f"SKCLAW_WRANGLER_TIMEOUT must be a number of seconds, not {raw!r}.") from None
             if not 1 <= timeout <= 86400:
                 raise UsageError("SKCLAW_WRANGLER_TIMEOUT must be between 1 and 86400 seconds.")
+        project = self.project
+        redirect = project.redirect
         return Wrangler(
-            executable, config_path=self.project.config_path, cwd=self.project.directory, environ=self.environ,
+            executable, config_path=project.config_path, cwd=project.directory, environ=self.environ,
             timeout=timeout,
+            redirects={redirect.target_env: redirect.config_path} if redirect is not None else None,
         )
 
     # -- environments ---------------------------------------------------------------------
     def select_envs(self, envs: tuple[str, ...] | list[str], all_envs: bool = False) -> list[str]:
         if all_envs and envs:
             raise UsageError("Use either --env or --all-envs, not both.")
+        check_env_options(envs, self.environ)  # before anything is read
         if all_envs:
             selected = self.project.all_envs
         elif envs:
             selected = list(dict.fromkeys(envs))
-        elif self.environ.get("SKCLAW_ENV"):
+        elif "SKCLAW_ENV" in self.environ:
             selected = [self.environ["SKCLAW_ENV"]]
         else:
+            if not self.project.top_level_is_env:
+                raise self.project.top_level_not_env_error("No --env given")
             selected = [DEFAULT_ENV]
         for env in selected:
             self.project.check_env(env)
@@ -150,7 +189,7 @@ class AppContext:
         return selected
 
     def select_env(self, env: str | None) -> str:
-        return self.select_envs([env] if env else [])[0]
+        return self.select_envs([env] if env is not None else [])[0]
 
     def target(self, env: str) -> EnvTarget:
         return self.project.resolve(env)

@@ -6,7 +6,10 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from skclaw.errors import FailedError
 from skclaw.project import DEFAULT_ENV
+
+LOGIN_HINT = "Set CLOUDFLARE_API_TOKEN (CI) or run `wrangler login`."
 
 DOTENV_NAME_RE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=", re.MULTILINE)
 
@@ -48,3 +51,17 @@ def credentials_origin(environ: Mapping[str, str], wrangler_cwd: Path, env: str)
             return f"API key and email ({where})"
     oauth = oauth_state(environ)
     return f"wrangler login ({oauth})" if oauth else None
+
+
+def require_credentials(environ: Mapping[str, str], wrangler_cwd: Path, env: str, *, outcome: str,
+                        hint: str = "") -> str:
+    """Where the credentials come from; without any, exit 1 before wrangler runs. ``outcome``
+    says what did not happen ("nothing was deployed")."""
+    origin = credentials_origin(environ, wrangler_cwd, env)
+    if origin is None:
+        raise FailedError(
+            "wrangler has no Cloudflare credentials: no CLOUDFLARE_API_TOKEN (or CLOUDFLARE_API_KEY and "
+            f"CLOUDFLARE_EMAIL) and no `wrangler login` state; {outcome}.",
+            hint=" ".join(part for part in (LOGIN_HINT, hint) if part),
+        )
+    return origin

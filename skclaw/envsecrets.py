@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from skclaw.config import validate_secret_name
 from skclaw.context import AppContext
@@ -122,6 +123,18 @@ def read_env_secrets(
     )
 
 
+def store_hint(sources: Sequence[Any], env: str = "ENV") -> str:
+    """How to add missing secrets: `secrets set` writes a source, but not a read-only one."""
+    read_only = sorted({s.name for s in sources if not getattr(s, "writable", True)})
+    if read_only and len(read_only) == len({s.name for s in sources}):
+        return (f"The {', '.join(read_only)} source is read-only: set them in the process environment "
+                "(e.g. your CI's secret variables), then re-run.")
+    hint = f"Store them with `skclaw secrets set KEY --env {env}` (or fix the source), then re-run."
+    if read_only:
+        hint += f" ({', '.join(read_only)} is read-only: set those in the process environment.)"
+    return hint
+
+
 def require_complete(secrets: EnvSecrets) -> None:
     if secrets.bad_values:
         raise UsageError(
@@ -133,5 +146,5 @@ def require_complete(secrets: EnvSecrets) -> None:
     if missing:
         raise SourceError(
             f"{secrets.env}: required secret(s) {', '.join(missing)} missing from {secrets.source.describe()}.",
-            hint=f"Store them with `skclaw secrets set KEY --env {secrets.env}`, then re-run.",
+            hint=store_hint([secrets.source], secrets.env),
         )

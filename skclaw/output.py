@@ -68,6 +68,10 @@ class Output:
 
         self.result_console.print(escape(redact(text)))
 
+    def result_markup(self, markup: str) -> None:
+        """A result line in rich markup (the caller escapes user text), redacted."""
+        self.result_console.print(redact(markup))
+
     def result_table(self, title: str | None, columns: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
         self.table(title, columns, rows, console=self.result_console)
 

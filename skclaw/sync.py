@@ -17,7 +17,7 @@ from typing import Any
 
 from skclaw import audit
 from skclaw.context import AppContext
-from skclaw.envsecrets import EnvSecrets, read_env_secrets
+from skclaw.envsecrets import EnvSecrets, read_env_secrets, store_hint
 from skclaw.errors import RefusedError, SkclawError, SourceError, UsageError, WranglerError
 from skclaw.secret import SecretValue
 from skclaw.wrangler import is_worker_not_found
@@ -94,7 +94,8 @@ def resolve_all(
     if problems:
         raise SourceError(
             "Required secrets are missing; nothing was pushed:\n  " + "\n  ".join(problems),
-            hint="Store them with `skclaw secrets set KEY --env ENV` (or fix the source), then re-run.",
+            hint=store_hint([s.source for s in resolved if s.missing_required],
+                            next(s.env for s in resolved if s.missing_required)),
         )
     for s in resolved:
         for warning in getattr(s.source, "warnings", []):

@@ -30,7 +30,7 @@ def test_init_from_flags_writes_a_loadable_commented_config(sample_project: Samp
     assert cfg.source_for("staging") == "envfile" and cfg.source_for("production") == "vault"
     gitignore = (sample_project.path / ".gitignore").read_text().splitlines()
     assert {".dev.vars*", ".secrets/", ".skclaw/"} <= set(gitignore)
-    assert run.envelope["result"]["gitignoreAdded"] == [".dev.vars*", ".secrets/", ".skclaw/"]
+    assert run.envelope["result"]["gitignoreAdded"] == [".dev.vars*", ".secrets/", ".skclaw/", ".wrangler/"]
 
 
 def test_init_never_overwrites_without_consent(sample_project: SampleProject) -> None:

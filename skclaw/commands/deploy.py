@@ -26,7 +26,6 @@ import click
 
 from skclaw.cli import Outcome, common_options, run_command
 from skclaw.context import AppContext
-from skclaw.credentials import credentials_origin
 from skclaw.errors import FailedError, RefusedError, SkclawError, WranglerError
 from skclaw.project import DEFAULT_ENV, D1Database, EnvTarget
 from skclaw.secret import SecretValue
@@ -38,16 +37,13 @@ UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]
 # ----------------------------------------------------------------------------- preflight pieces
 
 
-def require_credentials(app: AppContext, env: str) -> str:
-    origin = credentials_origin(app.environ, app.project.directory, env)
-    if origin is None:
-        raise FailedError(
-            "wrangler has no Cloudflare credentials: no CLOUDFLARE_API_TOKEN "
-            "(or CLOUDFLARE_API_KEY "
-            "and CLOUDFLARE_EMAIL) and no `wrangler login` state; nothing was deployed.",
-            hint="Set CLOUDFLARE_API_TOKEN (CI) or run `wrangler login`. `skclaw deploy --dry-run` works offline.",
-        )
-    return origin
+def require_credentials(app: AppContext, env: str, *, rollback: bool = False) -> str:
+    from skclaw.credentials import require_credentials as require
+
+    if rollback:
+        return require(app.environ, app.project.directory, env, outcome="nothing was rolled back")
+    return require(app.environ, app.project.directory, env, outcome="nothing was deployed",
+                   hint="`skclaw deploy --dry-run` works offline.")
 
 
 @dataclass
@@ -217,7 +213,12 @@ def bundle_report(outdir: Path, stdout: str) -> dict[str, Any]:
 
 @click.command("deploy")
 @click.option("--dry-run", is_flag=True, help="Build and bundle offline; deploy nothing.")
-@click.option("--skip-build", is_flag=True, help="Do not run the configured build command.")
+@click.option(
+    "--skip-build",
+    is_flag=True,
+    help="Do not run the build of .skclaw.jsonc. wrangler's own build.command (wrangler config) "
+    "still runs: `wrangler deploy` runs it itself.",
+)
 @click.option(
     "--with-secrets",
     is_flag=True,
@@ -250,6 +251,7 @@ def deploy(
 
     out = app.output
     env = app.select_env(env)
+    app.project.check_deployable(env)  # a build made for another env: exit 2, nothing read
     target = app.target(env)
     wrangler = app.wrangler
     version = wrangler.require_minimum()
@@ -263,6 +265,9 @@ def deploy(
         "url": None,
         "message": message,
         "secrets": [],
+        "config": str(target.build_config or app.project.config_path),
+        # wrangler runs its own build.command during `wrangler deploy`, --skip-build or not
+        "wranglerBuild": app.project.wrangler_build(env),
     }
 
     if with_secrets and not version.secrets_file:
@@ -328,6 +333,9 @@ def deploy(
         enforce_migrations(app, env, migrations, refuse_pending=check_migrations)
 
     result["build"] = None if skip_build else run_build(app)
+    if result["wranglerBuild"]:
+        out.info(f"wrangler will run its build.command during deploy: {result['wranglerBuild']}"
+                 + (" (--skip-build skips only the build of .skclaw.jsonc)" if skip_build else ""))
 
     if dry_run:
         return _dry_run(app, target, result)
@@ -407,10 +415,19 @@ def consent_lines(app: AppContext, target: EnvTarget, result: Mapping[str, Any])
     lines = [
         f"account:  {app.account_label(target)}",
         f"Worker:   {target.worker}",
-        f"code:     {app.project.config_path.name} (main: {_main_module(app, target.name)})",
     ]
+    redirect = app.project.redirect
+    if target.build_config is not None and redirect is not None:
+        main = redirect.data.get("main") or "?"
+        lines.append(f"code:     the build in {target.build_config} (main: {main}; "
+                     f"redirected by {redirect.deploy_config})")
+    else:
+        lines.append(f"code:     {app.project.config_path.name} (main: {_main_module(app, target.name)})")
     if result.get("build"):
         lines.append(f"built by: {result['build']}")
+    if result.get("wranglerBuild"):
+        lines.append(f"wrangler build: {result['wranglerBuild']} (wrangler runs it during deploy, "
+                     "also with --skip-build)")
     if result.get("secrets"):
         lines.append(
             f"secrets:  {', '.join(result['secrets'])} in the same version (from {result.get('secretsSource')})"
@@ -507,8 +524,15 @@ def _status_of(app: AppContext, env: str) -> dict[str, Any]:
 @common_options(multiple_env=True, acts=False)
 @run_command("status")
 def status(app: AppContext, envs: tuple[str, ...]) -> Outcome:
-    """Show the live deployment of each environment's Worker (versions and their traffic)."""
-    selected = app.select_envs(envs)
+    """Show the live deployment of each environment's Worker (versions and their traffic).
+
+    Without --env: the top level, or every env of `envs` when .skclaw.jsonc lists them.
+    """
+    from skclaw.context import check_env_options
+
+    check_env_options(envs, app.environ)
+    chosen = not envs and "SKCLAW_ENV" not in app.environ and app.config.envs is not None
+    selected = app.select_envs(envs, all_envs=chosen)
     for env in selected:
         app.target(env)  # config errors are exit 2 before anything runs
     app.wrangler.require_minimum()
@@ -577,7 +601,7 @@ def rollback(app: AppContext, version_id: str | None, env: str | None, message: 
     env = app.select_env(env)
     target = app.target(env)
     app.wrangler.require_minimum()
-    require_credentials(app, env)
+    require_credentials(app, env, rollback=True)
     app.lock_env(env)
     lines: list[str] = []
 

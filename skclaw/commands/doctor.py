@@ -22,13 +22,16 @@ class Check:
     detail: str
 
 
-def _check_tools(app: AppContext, checks: list[Check]) -> None:
+def _check_tools(app: AppContext, checks: list[Check]) -> Any:
+    """Check wrangler and node; the usable wrangler facade, or None."""
     from skclaw import process
 
+    wrangler = None
     try:
-        wrangler = app.wrangler
-        version = wrangler.require_minimum()
-        checks.append(Check("wrangler", "ok", f"{version} at {wrangler.executable}"))
+        found = app.wrangler
+        version = found.require_minimum()
+        checks.append(Check("wrangler", "ok", f"{version} at {found.executable}"))
+        wrangler = found
     except SkclawError as exc:
         checks.append(Check("wrangler", "fail", str(exc)))
     try:
@@ -37,16 +40,54 @@ def _check_tools(app: AppContext, checks: list[Check]) -> None:
         checks.append(Check("node", status, done.stdout.strip() or done.stderr.strip()))
     except OSError:
         checks.append(Check("node", "fail", "node is not on PATH; install Node.js 20+"))
+    return wrangler
 
 
-def _check_auth(app: AppContext, checks: list[Check]) -> None:
+def _account_label(app: AppContext, accounts: list[Any]) -> str:
+    """The account wrangler will use, as "name (id)" when whoami lists it."""
+    wanted = app.environ.get("CLOUDFLARE_ACCOUNT_ID") or None
+    try:
+        configured = app.project.data.get("account_id")
+        wanted = configured if isinstance(configured, str) and configured else wanted
+    except SkclawError:
+        pass
+    listed = [a for a in accounts if isinstance(a, dict)]
+    labels = {str(a.get("id")): f"{a.get('name') or '?'} ({a.get('id')})" for a in listed}
+    if wanted:
+        return labels.get(wanted, f"{wanted} (not among the token's accounts)")
+    if len(labels) == 1:
+        return next(iter(labels.values()))
+    return f"none chosen; the token sees {len(labels)}: {', '.join(labels.values())}"
+
+
+def _verify_token(app: AppContext, wrangler: Any, checks: list[Check], origin: str, present: list[str]) -> None:
+    """Credentials that exist are not credentials that work: ask Cloudflare (a read)."""
+    try:
+        who = wrangler.whoami(timeout=60.0)
+    except SkclawError as exc:
+        offline = getattr(exc, "transient", False)
+        why = "Cloudflare could not be reached (offline?)" if offline else "Cloudflare did not accept them"
+        checks.append(Check("auth", "fail", f"{origin}: {why}: {exc.message}"))
+        return
+    if not who.get("loggedIn"):
+        checks.append(Check("auth", "fail", f"{origin}: wrangler whoami says not logged in"))
+        return
+    detail = f"{origin}; verified with Cloudflare ({who.get('authType') or 'token'})"
+    if present:
+        detail += f"; set: {', '.join(present)}"
+    checks.append(Check("auth", "ok", detail))
+    checks.append(Check("account", "ok", _account_label(app, list(who.get("accounts") or []))))
+
+
+def _check_auth(app: AppContext, checks: list[Check], wrangler: Any) -> None:
     from skclaw.credentials import credentials_origin
 
     present = [name for name in AUTH_VARIABLES if app.environ.get(name)]
     origin = credentials_origin(app.environ, app.project_dir, DEFAULT_ENV)
-    if origin:
-        detail = origin + (f"; set: {', '.join(present)}" if present else "")
-        checks.append(Check("auth", "ok", detail))
+    if origin and wrangler is not None:
+        _verify_token(app, wrangler, checks, origin, present)
+    elif origin:
+        checks.append(Check("auth", "fail", f"{origin}: not verified (no usable wrangler or wrangler config)"))
     else:
         checks.append(Check(
             "auth", "fail", "no CLOUDFLARE_API_TOKEN and no `wrangler login` state; set the token (CI) or log in"
@@ -119,18 +160,33 @@ def _check_protection(app: AppContext, checks: list[Check]) -> None:
 @run_command("doctor")
 def doctor(app: AppContext, envs: tuple[str, ...]) -> Outcome:
     """Check wrangler, node, auth, config, sources and required secrets (every env by default)."""
+    from skclaw.errors import UsageError
+    from skclaw.project import NotWorkersProjectError
+
     checks: list[Check] = []
     environments: dict[str, Any] = {}
+    bad_project: UsageError | None = None  # a wrangler project skclaw cannot use: exit 2
+    project = None
     try:
         cfg = app.config
         checks.append(Check("skclaw config", "ok", str(cfg.path) if cfg.path else "none (defaults)"))
-        project = app.project
-        checks.append(Check("wrangler config", "ok", str(project.config_path)))
     except SkclawError as exc:
         checks.append(Check("config", "fail", str(exc)))
-        project = None
-    _check_tools(app, checks)
-    _check_auth(app, checks)
+    else:
+        try:
+            project = app.project
+        except UsageError as exc:
+            checks.append(Check("wrangler config", "fail", str(exc)))
+            bad_project = exc
+        else:
+            where = str(project.config_path)
+            if project.redirect is not None:
+                where += (f"; deploy follows {project.redirect.deploy_config} to the build in "
+                          f"{project.redirect.config_path} (for {project.redirect.target_env})")
+            checks.append(Check("wrangler config", "ok", where))
+    if not isinstance(bad_project, NotWorkersProjectError):
+        wrangler = _check_tools(app, checks) if project is not None else None
+        _check_auth(app, checks, wrangler)
     if project is not None:
         selected = app.select_envs(envs) if envs else project.all_envs
         for env in selected:
@@ -141,7 +197,7 @@ def doctor(app: AppContext, envs: tuple[str, ...]) -> Outcome:
             elif report["missingRequired"]:
                 checks.append(Check(
                     f"env:{env}", "fail",
-                    f"{report['source']} lacks required: {', '.join(report['missingRequired'])}",
+                    f"required secret(s) missing from {report['source']}: {', '.join(report['missingRequired'])}",
                 ))
             else:
                 checks.append(Check(f"env:{env}", "ok", f"{report['worker']} · {report['source']}"))
@@ -154,10 +210,15 @@ def doctor(app: AppContext, envs: tuple[str, ...]) -> Outcome:
     from rich.markup import escape
 
     for check in checks:
-        out.console.print(f"{marks[check.status]:>20}  {escape(check.name)}: {escape(check.detail)}")
+        out.result_markup(f"{marks[check.status]:>20}  {escape(check.name)}: {escape(check.detail)}")
     failed = [c.name for c in checks if c.status == "fail"]
     result = {"checks": [asdict(c) for c in checks], "environments": environments}
+    if bad_project is not None:
+        out.error(bad_project.message)
+        return Outcome(result, 2, bad_project.message)
     if failed:
-        return Outcome(result, 1, f"{len(failed)} check(s) failed: {', '.join(failed)}")
+        message = f"{len(failed)} check(s) failed: {', '.join(failed)}"
+        out.error(message)  # the report is the result (stdout); the verdict is an error (stderr)
+        return Outcome(result, 1, message)
     out.success("all checks passed")
     return Outcome(result)

@@ -21,13 +21,14 @@ MOLTWORKER_REQUIRED = (
     "MOLTBOT_GATEWAY_TOKEN",
 )
 MOLTWORKER_OPTIONAL = ("CF_AI_GATEWAY_MODEL",)
-GITIGNORE_ENTRIES = (".dev.vars*", ".secrets/", ".skclaw/")
+# .wrangler/ holds wrangler's local state (D1 databases of `migrate`/`wrangler dev`, caches).
+GITIGNORE_ENTRIES = (".dev.vars*", ".secrets/", ".skclaw/", ".wrangler/")
 SOURCES = ("keyring", "vault", "envfile", "environ")
 
 
 def render_config(
     *, envs: list[str], protected: list[str], source: str, env_sources: dict[str, str],
-    required: list[str], optional: list[str],
+    required: list[str], optional: list[str], chosen_envs: list[str] | None = None,
 ) -> str:
     def arr(values: list[str]) -> str:
         return json.dumps(values)
@@ -38,6 +39,10 @@ def render_config(
         "// The wrangler config stays the source of truth for envs, Worker names and D1 bindings.",
         f"// Environments found: {', '.join(envs)}",
         "{",
+        "  // The envs skclaw manages (--all-envs, doctor, status); \"default\" is the top level.",
+        f'  "envs": {arr(chosen_envs)},' if chosen_envs is not None
+        else f'  // "envs": {arr(envs)},',
+        "",
         "  // Mutating steps here need consent (--yes in CI; --yes --confirm-env ENV when destructive).",
         f'  "protectedEnvironments": {arr(protected)},',
         "",
@@ -69,6 +74,10 @@ def render_config(
     return "\n".join(lines)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def update_gitignore(project_dir: Path) -> list[str]:
     path = project_dir / ".gitignore"
     existing = path.read_text("utf-8").splitlines() if path.exists() else []
@@ -77,7 +86,7 @@ def update_gitignore(project_dir: Path) -> list[str]:
         text = path.read_text("utf-8") if path.exists() else ""
         if text and not text.endswith("\n"):
             text += "\n"
-        text += "# skclaw: local secrets, audit trail and locks\n" + "\n".join(missing) + "\n"
+        text += "# skclaw: local secrets, audit trail, locks; wrangler's local state\n" + "\n".join(missing) + "\n"
         path.write_text(text, "utf-8")
     return missing
 
@@ -104,19 +113,26 @@ def _parse_env_sources(values: tuple[str, ...], envs: list[str]) -> dict[str, st
 @click.option("--required", multiple=True, metavar="KEY", help="A required secret (repeatable).")
 @click.option("--optional", multiple=True, metavar="KEY", help="An optional secret (repeatable).")
 @click.option("--moltworker-defaults", is_flag=True, help="Add the moltworker secrets to the manifest.")
+@click.option("-e", "--env", "envs", multiple=True, metavar="ENV",
+              help="Manage only this env (repeatable; written as `envs`) [default: every env].")
 @run_command("init")
 def init(app: AppContext, protected: tuple[str, ...], source: str | None, env_source: tuple[str, ...],
-         required: tuple[str, ...], optional: tuple[str, ...], moltworker_defaults: bool) -> Outcome:
+         required: tuple[str, ...], optional: tuple[str, ...], moltworker_defaults: bool,
+         envs: tuple[str, ...]) -> Outcome:
     """Write .skclaw.jsonc for this Worker project (questions, or flags for scripts)."""
     try:
         app.config  # noqa: B018 - loads (and validates) the current .skclaw.jsonc
     except ConfigError as exc:
         # A broken .skclaw.jsonc is what init may be here to replace: read wrangler's config alone.
         app.output.warn(f"the current skclaw config is broken: {exc.message}")
-        project = load_project(app.project_dir, None)
+        project = load_project(app.start_dir, None)
     else:
         project = app.project
-    envs = project.all_envs
+    chosen = list(dict.fromkeys(envs)) or None
+    for env in chosen or ():
+        project.check_env(env)  # an env the wrangler config lacks (or an unnamed top level): exit 2
+    all_envs = chosen or project.defined_envs
+    del envs
     target = app.project_dir / CONFIG_NAMES[0]
     existing = [app.project_dir / n for n in CONFIG_NAMES if (app.project_dir / n).exists()]
     if existing:
@@ -136,20 +152,21 @@ def init(app: AppContext, protected: tuple[str, ...], source: str | None, env_so
     if moltworker_defaults:
         req = list(dict.fromkeys([*req, *MOLTWORKER_REQUIRED]))
         opt = list(dict.fromkeys([*opt, *MOLTWORKER_OPTIONAL]))
-    env_sources = _parse_env_sources(env_source, envs)
+    env_sources = _parse_env_sources(env_source, all_envs)
     from skclaw import policy
 
-    inferred = [e for e in policy.infer_protected(project.env_names) if e in envs]
+    inferred = [e for e in policy.infer_protected(project.env_names) if e in all_envs]
     protected_envs = list(protected) or inferred
     default_source = source or "keyring"
 
-    asked_anything = bool(protected or source or env_source or required or optional or moltworker_defaults)
+    asked_anything = bool(protected or source or env_source or required or optional or moltworker_defaults
+                          or chosen)
     if app.interactive and not asked_anything:
         from skclaw import prompts
 
-        protected_envs = prompts.checkbox("Protected environments:", envs, checked=set(protected_envs))
+        protected_envs = prompts.checkbox("Protected environments:", all_envs, checked=set(protected_envs))
         default_source = prompts.select("Default secret source:", list(SOURCES), default="keyring")
-        for env in envs:
+        for env in all_envs:
             choice = prompts.select(f"Source for {env}:", list(SOURCES), default=default_source)
             if choice != default_source:
                 env_sources[env] = choice
@@ -161,26 +178,28 @@ def init(app: AppContext, protected: tuple[str, ...], source: str | None, env_so
             opt = list(MOLTWORKER_OPTIONAL)
     for name in [*req, *opt]:
         validate_secret_name(name, where="init")
-    unknown = [e for e in protected_envs if e not in envs]
+    unknown = [e for e in protected_envs if e not in project.defined_envs]
     if unknown:
         raise UsageError(f"--protected names unknown environment(s) {', '.join(unknown)}; "
-                         f"available: {', '.join(envs)}.")
+                         f"available: {', '.join(project.defined_envs)}.")
 
-    text = render_config(envs=envs, protected=protected_envs, source=default_source, env_sources=env_sources,
-                         required=req, optional=opt)
+    text = render_config(envs=all_envs, protected=protected_envs, source=default_source,
+                         env_sources=env_sources, required=req, optional=opt, chosen_envs=chosen)
     target.write_text(text, "utf-8")
     for path in existing:
         if path != target:
             path.unlink()
     ignored = update_gitignore(app.project_dir)
-    app.output.success(f"wrote {target.name} ({len(envs)} environments, {len(req)} required secrets)")
+    app.output.success(
+        f"wrote {target.name} ({_count(len(all_envs), 'environment')}, {_count(len(req), 'required secret')})"
+    )
     app.output.info(
         "protected: " + (", ".join(protected_envs) if protected_envs else "none (every change runs without consent)")
         + (" (inferred from the env names)" if not protected and protected_envs == inferred else "")
     )
     if ignored:
         app.output.info(f"added to .gitignore: {', '.join(ignored)}")
-    result: dict[str, Any] = {"path": str(target), "environments": envs, "protectedEnvironments": protected_envs,
+    result: dict[str, Any] = {"path": str(target), "environments": all_envs, "protectedEnvironments": protected_envs,
                               "source": default_source, "environmentSources": env_sources,
                               "required": req, "optional": opt, "gitignoreAdded": ignored}
     return Outcome(result)

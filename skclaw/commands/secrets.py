@@ -58,12 +58,16 @@ def _finish(app: AppContext, results: dict[str, Any], ok_envs: list[str], failed
 
 @secrets.command("sync")
 @common_options(multiple_env=True)
-@click.option("--all-envs", is_flag=True, help="Every env block plus the top level (default).")
+@click.option("--all-envs", is_flag=True,
+              help="Every env of the project (env blocks, plus the top level when it is named; or "
+              "`envs` of .skclaw.jsonc). Without it and --env: the top level.")
 @click.option("--source", metavar="SOURCE", help="Read from this source instead of the configured one.")
 @click.option("--only", multiple=True, metavar="KEY", help="Only these keys (repeatable).")
 @click.option("--prune", is_flag=True, help="Delete Worker secrets that are not in the manifest.")
 @click.option("--local", is_flag=True, help="Write .dev.vars.<env> for `wrangler dev` instead.")
-@click.option("--dry-run", is_flag=True, help="Show the plan (names only); change nothing.")
+@click.option("--dry-run", is_flag=True,
+              help="Show the plan (names only); change nothing. Still reads the Worker's secret names "
+              "from Cloudflare: needs credentials and the network.")
 @click.option("--method", type=click.Choice(["bulk", "put"]), default="bulk", show_default=True,
               help="bulk: one new version per env; put: one `secret put` per key.")
 @run_command("secrets sync")
@@ -103,6 +107,14 @@ def sync(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | N
                         f"{s.env}: the value of {key} ends with whitespace, which `wrangler secret put` trims.",
                         hint="Use --method bulk (the default), which sends values exactly.",
                     )
+    from skclaw.credentials import require_credentials
+
+    for env in selected:
+        require_credentials(
+            app.environ, app.project.directory, env, outcome="nothing was changed",
+            hint="A dry run still reads Cloudflare (the Worker's secret names): it needs credentials "
+            "and the network too. `--local` needs neither." if dry_run else "",
+        )
     plans, planning_failures = engine.plan_all(app, resolved, prune=prune)
     for env, exc in planning_failures.items():
         out.error(f"{env}: could not be planned: {exc.message}")
@@ -287,7 +299,8 @@ def set_(app: AppContext, key: str, env: str | None, source: str | None, push: b
 @secrets.command("rotate")
 @click.argument("key")
 @common_options(multiple_env=True)
-@click.option("--all-envs", is_flag=True, help="Every env block plus the top level.")
+@click.option("--all-envs", is_flag=True,
+              help="Every env of the project (env blocks, plus the top level when it is named).")
 @click.option("--bytes", "nbytes", type=click.IntRange(16, 512), default=32, show_default=True,
               help="Random bytes per new value (hex encoded).")
 @click.option("--from-stdin", is_flag=True, help="Take the new value from stdin (one env only).")
@@ -389,11 +402,15 @@ def rotate(app: AppContext, key: str, envs: tuple[str, ...], all_envs: bool, nby
 
 @secrets.command("list")
 @common_options(multiple_env=True, acts=False)
-@click.option("--all-envs", is_flag=True, help="Every env block plus the top level.")
+@click.option("--all-envs", is_flag=True,
+              help="Every env of the project (env blocks, plus the top level when it is named).")
 @click.option("--source", metavar="SOURCE", help="Look in this source instead of the configured one.")
 @run_command("secrets list")
 def list_(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | None) -> Outcome:
-    """Names only: required or optional, in the source, on the Worker."""
+    """Names only: required or optional, in the source, on the Worker.
+
+    Reads the Worker's secret names from Cloudflare: needs credentials and the network.
+    """
     from skclaw.envsecrets import read_env_secrets
     from skclaw.wrangler import is_worker_not_found
 

@@ -139,7 +139,8 @@ def find_wrangler(
 ) -> tuple[Path, str]:
     """The wrangler executable and where the choice came from.
 
-    Order: --wrangler, SKCLAW_WRANGLER, the project's node_modules/.bin/wrangler, PATH.
+    Order: --wrangler, SKCLAW_WRANGLER, node_modules/.bin/wrangler in the project dir and each
+    ancestor (npm/pnpm/yarn workspaces install it at the workspace root), PATH.
     """
     for value, origin in ((explicit, "--wrangler"), (environ.get("SKCLAW_WRANGLER"), "SKCLAW_WRANGLER")):
         if value:
@@ -149,9 +150,10 @@ def find_wrangler(
                     f"wrangler given by {origin} is not an executable file: {path}", hint=INSTALL_HINT
                 )
             return path, origin
-    local = project_dir / "node_modules" / ".bin" / "wrangler"
-    if local.is_file() and os.access(local, os.X_OK):
-        return local, "node_modules/.bin"
+    for directory in (project_dir, *project_dir.parents):
+        local = directory / "node_modules" / ".bin" / "wrangler"
+        if local.is_file() and os.access(local, os.X_OK):
+            return local, "node_modules/.bin"
     on_path = shutil.which("wrangler", path=environ.get("PATH"))
     if on_path:
         return Path(on_path), "PATH"
@@ -294,9 +296,12 @@ class WranglerCore:
         cwd: Path,
         environ: Mapping[str, str],
         timeout: float = 300.0,
+        redirects: Mapping[str, Path] | None = None,
     ) -> None:
         self.executable = executable
         self.config_path = config_path
+        #: env -> the flattened config a build tool made for it (.wrangler/deploy/config.json)
+        self.redirects = dict(redirects or {})
         self.cwd = cwd
         self.environ = dict(environ)
         self.timeout = timeout
@@ -343,7 +348,13 @@ class WranglerCore:
         except OSError as exc:  # missing, not executable, ... (process.StartError)
             raise WranglerNotFoundError(str(exc), hint=INSTALL_HINT) from None
 
-    def env_args(self, env: str) -> list[str]:
+    def env_args(self, env: str, command: str = "") -> list[str]:
+        built = self.redirects.get(env)
+        if built is not None and (command != "d1" or built == self.config_path):
+            # What `wrangler deploy --env E` follows the redirect to. The built config is flat (its
+            # top level is env E): `--env=E` on it would address `<name>-E`. D1 commands keep the
+            # source config (migrations_dir is relative to it).
+            return [flag("--config", str(built)), flag("--env", "")]
         return [flag("--config", str(self.config_path)), flag("--env", "" if env == DEFAULT_ENV else env)]
 
     def call(
@@ -359,7 +370,7 @@ class WranglerCore:
     ) -> WranglerResult:
         self.require_minimum()
         check_argv(args)
-        argv = [str(self.executable), *args, *self.env_args(env)]
+        argv = [str(self.executable), *args, *self.env_args(env, args[0] if args else "")]
 
         def attempt() -> WranglerResult:
             with tempfile.TemporaryDirectory(prefix="skclaw-wr-") as tmp:
@@ -382,6 +393,20 @@ class WranglerCore:
         if not retry:
             return attempt()
         return with_retries(attempt, what=what)
+
+    # -- account -----------------------------------------------------------------------------
+    def whoami(self, timeout: float = 60.0) -> dict[str, Any]:
+        """`wrangler whoami --json`: verifies the credentials with a read (no retry: a doctor
+        check should fail fast offline)."""
+        done = self.call(["whoami", "--json"], env=DEFAULT_ENV, what="wrangler whoami", retry=False,
+                         timeout=timeout)
+        try:
+            data = json_after_logs(done.stdout, "{")
+        except ValueError:
+            raise WranglerError("wrangler whoami printed no JSON object", detail=redact(done.stdout[:500])) from None
+        if not isinstance(data, dict):
+            raise WranglerError("wrangler whoami printed no JSON object")
+        return data
 
 
 _WORKER_NOT_FOUND_RE = re.compile(r'Worker "[^"]+"(?: \(env: [^)]*\))? not found')
