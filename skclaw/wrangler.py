@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 from skclaw import process
 from skclaw.errors import UsageError, WranglerError, WranglerNotFoundError
-from skclaw.retry import with_retries
+from skclaw.retry import policy_for, with_retries
 from skclaw.secret import SecretValue
 
 DEFAULT_ENV = "default"
@@ -341,7 +341,7 @@ class Wrangler:
 
         if not retry:
             return attempt()
-        return with_retries(attempt, what=what)
+        return with_retries(attempt, what=what, policy=policy_for(self.environ))
 
     # -- secrets -----------------------------------------------------------------------------
     def secret_names(self, env: str) -> list[str]:
