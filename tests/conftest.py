@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from skclaw import process
+from skclaw import process, retry
 from tests.cfemu import CloudflareEmulator
 
 # Real OpenBao, gnome-keyring Secret Service and wrangler's .dev.vars loader.
@@ -25,6 +25,48 @@ def _fresh_process_state() -> Iterator[None]:
     process.reset_abort()
     yield
     process.reset_abort()
+
+
+# Retries keep their attempts and budget (so retry behaviour stays what is tested) but wait
+# milliseconds instead of seconds: in-process through the module policy, in skclaw children
+# through the documented test knob (which can only shorten delays).
+FAST_RETRIES = retry.DEFAULT_POLICY.with_delays_scaled(0.01)
+
+
+@pytest.fixture(autouse=True)
+def _fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(retry, "POLICY", FAST_RETRIES)
+    monkeypatch.setenv(retry.DELAY_SCALE_ENV, "0.01")
+
+
+# ----------------------------------------------------------------------------- markers
+# A test is marked by the real components it starts, read from the fixtures it uses, so a new
+# test is marked without anyone remembering to: `-m "not wrangler and not pty"` is the inner loop.
+MARKER_FIXTURES = {
+    "wrangler": ("wrangler_bin", "run_wrangler", "cf_env", "wrangler_dev_vars"),
+    "vault": ("openbao",),
+    "keyring": ("secret_service",),
+}
+
+
+def _drives_a_pty(item: pytest.Function) -> bool:
+    """The test (or its module) uses pexpect: it drives a real pseudo-terminal."""
+    code = item.function.__code__
+    if "pexpect" in code.co_names or "pexpect" in code.co_varnames:
+        return True
+    return getattr(item.module, "pexpect", None) is not None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if not isinstance(item, pytest.Function):
+            continue
+        fixtures = set(item.fixturenames)
+        for marker, names in MARKER_FIXTURES.items():
+            if fixtures.intersection(names) and item.get_closest_marker(marker) is None:
+                item.add_marker(marker)
+        if item.get_closest_marker("pty") is None and _drives_a_pty(item):
+            item.add_marker("pty")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_WRANGLER = REPO_ROOT / ".tools" / "wrangler-4.86.0" / "node_modules" / ".bin" / "wrangler"
