@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +51,11 @@ def skclaw(
     runner = CliRunner()
     process.reset_abort()
     with runner.isolation(input=input if input is not None else "", env=env) as (out, err, _):
-        code = main(argv)
+        try:
+            code = main(argv)
+        finally:  # what was written but is still buffered in the text wrappers (click's invoke does this too)
+            sys.stdout.flush()
+            sys.stderr.flush()
     return Run(code, out.getvalue().decode("utf-8", "replace"), err.getvalue().decode("utf-8", "replace"))
 
 
