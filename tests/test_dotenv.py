@@ -255,11 +255,12 @@ def test_unrepresentable_values_are_refused_naming_the_key(template: str) -> Non
     assert CANARY not in message and CANARY not in repr(caught.value)
 
 
-def test_common_values_are_never_refused() -> None:
+def test_common_values_are_never_refused(wrangler_dev_vars: WranglerDevVars) -> None:
     # Every value without a carriage return that lacks one of the quote characters and does not
     # end in a backslash has a form; so does any one-line value with no # and no outer spaces.
+    # Each is written (not refused) and wrangler reads exactly that value back.
     for value in ["x'\n\"", "`\n'", 'a\\b\n"`', "x'\"`", "#'\"", "a\\"]:
-        format_dev_vars({"K": value})
+        assert wrangler_dev_vars.load_text(format_dev_vars({"K": value})) == {"K": value}, value
 
 
 def test_dev_vars_keys_must_be_dotenv_keys() -> None:
