@@ -102,6 +102,9 @@ def test_parse_result_does_not_show_values() -> None:
         (f"A='x\ny' {CANARY}\n", 2, "unexpected text after the quoted value of A"),
         (f"export {CANARY}\n", 1, "expected KEY=value"),
     ],
+    # fixed ids: the canary is random, and xdist needs every worker to collect the same names
+    ids=["no-equals", "bad-key", "open-single", "open-double", "open-backtick", "after-quote",
+         "after-multiline-quote", "bare-export"],
 )
 def test_invalid_lines_name_file_and_line_never_the_value(text: str, line: int, what: str) -> None:
     with pytest.raises(UsageError) as caught:
