@@ -27,6 +27,18 @@ def _fresh_process_state() -> Iterator[None]:
     process.reset_abort()
 
 
+# Only the keyring tests get a Secret Service (their own, on a private bus: backends.py). Every
+# other test gets a session bus address that leads nowhere, so a code path that reaches for the
+# default keyring can neither touch the developer's keyring nor start one on a CI session bus.
+NO_SESSION_BUS = "unix:path=/nonexistent/skclaw-tests-have-no-session-bus"
+
+
+@pytest.fixture(autouse=True)
+def _no_session_bus(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if "secret_service" not in request.fixturenames:
+        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", NO_SESSION_BUS)
+
+
 # Retries keep their attempts and budget (so retry behaviour stays what is tested) but wait
 # milliseconds instead of seconds: in-process through the module policy, in skclaw children
 # through the documented test knob (which can only shorten delays).
