@@ -1,4 +1,8 @@
-"""Run skclaw in-process the way a user would, capturing stdout, stderr and the exit code."""
+"""Run skclaw in-process the way a user would, capturing stdout, stderr and the exit code.
+
+The one in-process way tests run skclaw. Where a real process is the point, tests/hardening.py's
+``run_skclaw`` runs `.venv/bin/skclaw` (no terminal) and returns the same :class:`Run` shape;
+pexpect drives it in a real pseudo-terminal (the ``pty`` tests)."""
 
 from __future__ import annotations
 
@@ -27,6 +31,12 @@ class Run:
         assert len(lines) == 1, f"stdout must hold exactly one JSON object, got: {self.stdout!r}"
         value = json.loads(lines[0])
         assert isinstance(value, dict)
+        return value
+
+    @property
+    def result(self) -> dict[str, Any]:
+        value = self.envelope["result"]
+        assert isinstance(value, dict), self.stdout
         return value
 
     @property
@@ -61,22 +71,3 @@ def skclaw(
 
 def reset_redaction() -> None:
     redact.forget_all()
-
-
-class Result:
-    """What a capsys-captured in-process run printed (used by the deploy and migrate suites)."""
-
-    def __init__(self, code: int, out: str, err: str) -> None:
-        self.code, self.out, self.err = code, out, err
-
-    @property
-    def envelope(self) -> dict[str, Any]:
-        value = json.loads(self.out)
-        assert isinstance(value, dict)
-        return value
-
-    @property
-    def result(self) -> dict[str, Any]:
-        value = self.envelope["result"]
-        assert isinstance(value, dict), self.out
-        return value
