@@ -79,6 +79,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(marker)
         if item.get_closest_marker("pty") is None and _drives_a_pty(item):
             item.add_marker("pty")
+    if config.getoption("numprocesses", None):
+        # In parallel runs the slow tests (they start wrangler) go first, so the end of the run
+        # is many short tests spread over the workers rather than one worker still on a long one.
+        items.sort(key=lambda item: item.get_closest_marker("wrangler") is None)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_WRANGLER = REPO_ROOT / ".tools" / "wrangler-4.86.0" / "node_modules" / ".bin" / "wrangler"
