@@ -84,6 +84,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         # is many short tests spread over the workers rather than one worker still on a long one.
         items.sort(key=lambda item: item.get_closest_marker("wrangler") is None)
 
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_WRANGLER = REPO_ROOT / ".tools" / "wrangler-4.86.0" / "node_modules" / ".bin" / "wrangler"
 
