@@ -213,3 +213,33 @@ def test_hanging_wrangler_times_out(tmp_path: Path) -> None:
     with pytest.raises(WranglerError, match="timed out") as info:
         w.call(["secret", "list"], env="default", what="wrangler secret list", retry=False)
     assert info.value.transient
+
+
+def test_retry_delay_knob_reaches_wrangler_calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under the real policy (waits of 0.5-1 s, then 1-2 s) with SKCLAW_RETRY_DELAY_SCALE=0, a
+    wrangler that keeps failing transiently is still run three times, only without the waits."""
+    import time
+
+    from skclaw import retry
+
+    monkeypatch.setattr(retry, "POLICY", DEFAULT_POLICY)
+    runs = tmp_path / "runs"
+    flaky = tmp_path / "wrangler"
+    flaky.write_text(
+        "#!/bin/sh\n"
+        'case "$1" in --version) echo 4.86.0; exit 0;; esac\n'
+        f'echo run >> "{runs}"\n'
+        'echo "✘ [ERROR] A request to the Cloudflare API failed. [code: 10013]" >&2\n'
+        "exit 1\n"
+    )
+    flaky.chmod(0o755)
+    config = tmp_path / "wrangler.jsonc"
+    config.write_text('{"name": "x"}')
+    environ = {"PATH": os.environ["PATH"], "SKCLAW_RETRY_DELAY_SCALE": "0"}
+    w = Wrangler(flaky, config_path=config, cwd=tmp_path, environ=environ)
+    started = time.monotonic()
+    with pytest.raises(WranglerError) as info:
+        w.call(["secret", "list"], env="default", what="wrangler secret list")
+    assert info.value.transient and info.value.code == 10013
+    assert runs.read_text().splitlines() == ["run"] * 3
+    assert time.monotonic() - started < 1.4  # the real waits alone add up to at least 1.5 s
