@@ -15,20 +15,33 @@ need python3 "install Python 3.11+"
 need node "install Node.js 20+"
 need npm "install npm (comes with Node.js)"
 
+# apt's and npm's chatter (debconf notes, progress) goes here; it is shown only when a step fails.
+SETUP_LOG="$ROOT/.tools/setup.log"
+
+quietly() {
+  # Run "$@" with its output appended to $SETUP_LOG; on failure show the end of it and exit.
+  mkdir -p "$(dirname "$SETUP_LOG")"
+  if ! "$@" >>"$SETUP_LOG" 2>&1; then
+    tail -n 30 "$SETUP_LOG" >&2
+    log "failed: $* (full log: ${SETUP_LOG#$ROOT/})"
+    exit 1
+  fi
+}
+
 setup_apt() {
-  # Real Secret Service for the keyring tests: gnome-keyring inside dbus-run-session.
+  # Real Secret Service for the keyring tests: gnome-keyring-daemon on a private dbus-daemon
+  # that the test fixture starts itself (tests/backends.py).
   local missing=()
   command -v gnome-keyring-daemon >/dev/null 2>&1 || missing+=(gnome-keyring)
-  command -v dbus-run-session >/dev/null 2>&1 || missing+=(dbus-x11)
-  command -v dbus-launch >/dev/null 2>&1 || missing+=(dbus-x11)
+  command -v dbus-daemon >/dev/null 2>&1 || missing+=(dbus)
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
       log "apt-get install ${missing[*]}"
-      apt-get update -qq >/dev/null
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        gnome-keyring dbus-x11 dbus libsecret-1-0 >/dev/null
+      quietly apt-get update -qq
+      quietly env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        gnome-keyring dbus libsecret-1-0
     else
-      log "gnome-keyring/dbus-x11 missing and not root: run 'sudo apt-get install gnome-keyring dbus-x11'"
+      log "gnome-keyring/dbus missing and not root: run 'sudo apt-get install gnome-keyring dbus'"
       exit 1
     fi
   fi
@@ -66,8 +79,8 @@ setup_wrangler() {
     log "npm install wrangler@$WRANGLER_VERSION into ${WRANGLER_DIR#$ROOT/}"
     mkdir -p "$WRANGLER_DIR"
     [ -f "$WRANGLER_DIR/package.json" ] || echo '{"name":"skclaw-tools","private":true}' > "$WRANGLER_DIR/package.json"
-    (cd "$WRANGLER_DIR" && npm install --no-audit --no-fund --loglevel=error \
-      "wrangler@$WRANGLER_VERSION" >/dev/null)
+    (cd "$WRANGLER_DIR" && quietly npm install --no-audit --no-fund --loglevel=error \
+      "wrangler@$WRANGLER_VERSION")
   fi
   export SKCLAW_TEST_WRANGLER="$WRANGLER_DIR/node_modules/.bin/wrangler"
 }

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from skclaw import process
+from skclaw import process, retry
 from tests.cfemu import CloudflareEmulator
 
 # Real OpenBao, gnome-keyring Secret Service and wrangler's .dev.vars loader.
@@ -25,6 +25,65 @@ def _fresh_process_state() -> Iterator[None]:
     process.reset_abort()
     yield
     process.reset_abort()
+
+
+# Only the keyring tests get a Secret Service (their own, on a private bus: backends.py). Every
+# other test gets a session bus address that leads nowhere, so a code path that reaches for the
+# default keyring can neither touch the developer's keyring nor start one on a CI session bus.
+NO_SESSION_BUS = "unix:path=/nonexistent/skclaw-tests-have-no-session-bus"
+
+
+@pytest.fixture(autouse=True)
+def _no_session_bus(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if "secret_service" not in request.fixturenames:
+        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", NO_SESSION_BUS)
+
+
+# Retries keep their attempts and budget (so retry behaviour stays what is tested) but wait
+# milliseconds instead of seconds: in-process through the module policy, in skclaw children
+# through the documented test knob (which can only shorten delays).
+FAST_RETRIES = retry.DEFAULT_POLICY.with_delays_scaled(0.01)
+
+
+@pytest.fixture(autouse=True)
+def _fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(retry, "POLICY", FAST_RETRIES)
+    monkeypatch.setenv(retry.DELAY_SCALE_ENV, "0.01")
+
+
+# ----------------------------------------------------------------------------- markers
+# A test is marked by the real components it starts, read from the fixtures it uses, so a new
+# test is marked without anyone remembering to: `-m "not wrangler and not pty"` is the inner loop.
+MARKER_FIXTURES = {
+    "wrangler": ("wrangler_bin", "run_wrangler", "cf_env", "wrangler_dev_vars"),
+    "vault": ("openbao",),
+    "keyring": ("secret_service",),
+}
+
+
+def _drives_a_pty(item: pytest.Function) -> bool:
+    """The test (or its module) uses pexpect: it drives a real pseudo-terminal."""
+    code = item.function.__code__
+    if "pexpect" in code.co_names or "pexpect" in code.co_varnames:
+        return True
+    return getattr(item.module, "pexpect", None) is not None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if not isinstance(item, pytest.Function):
+            continue
+        fixtures = set(item.fixturenames)
+        for marker, names in MARKER_FIXTURES.items():
+            if fixtures.intersection(names) and item.get_closest_marker(marker) is None:
+                item.add_marker(marker)
+        if item.get_closest_marker("pty") is None and _drives_a_pty(item):
+            item.add_marker("pty")
+    if config.getoption("numprocesses", None):
+        # In parallel runs the slow tests (they start wrangler) go first, so the end of the run
+        # is many short tests spread over the workers rather than one worker still on a long one.
+        items.sort(key=lambda item: item.get_closest_marker("wrangler") is None)
+
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_WRANGLER = REPO_ROOT / ".tools" / "wrangler-4.86.0" / "node_modules" / ".bin" / "wrangler"
@@ -136,6 +195,21 @@ def wrangler_bin() -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def node_code_cache(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Environment that gives wrangler's bundle a V8 code cache (tests/node_code_cache.js), shared
+    by the xdist workers of this run. The same wrangler code runs; it starts with less CPU.
+    SKCLAW_TEST_NO_CODE_CACHE=1 turns it off."""
+    if os.environ.get("SKCLAW_TEST_NO_CODE_CACHE") == "1":
+        return {}
+    base = tmp_path_factory.getbasetemp()
+    directory = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "node-code-cache"
+    directory.mkdir(exist_ok=True)
+    preload = Path(__file__).with_name("node_code_cache.js")
+    options = " ".join(filter(None, [os.environ.get("NODE_OPTIONS"), f'--require "{preload}"']))
+    return {"NODE_OPTIONS": options, "SKCLAW_TEST_NODE_CODE_CACHE": str(directory)}
+
+
 @pytest.fixture
 def emulator() -> Iterator[CloudflareEmulator]:
     """A running Cloudflare API emulator. The test fails if wrangler called an endpoint the
@@ -166,6 +240,7 @@ def cf_env(
     isolated_home: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    node_code_cache: dict[str, str],
 ) -> dict[str, str]:
     """Environment for running wrangler/skclaw against the emulator, also applied to
     os.environ (monkeypatch) so in-process CliRunner calls see it."""
@@ -187,6 +262,7 @@ def cf_env(
         "HOME": str(isolated_home),
         "XDG_CONFIG_HOME": str(isolated_home / ".config"),
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        **node_code_cache,
     }
     for key, value in settings.items():
         monkeypatch.setenv(key, value)

@@ -1,8 +1,13 @@
-"""Run skclaw in-process the way a user would, capturing stdout, stderr and the exit code."""
+"""Run skclaw in-process the way a user would, capturing stdout, stderr and the exit code.
+
+The one in-process way tests run skclaw. Where a real process is the point, tests/hardening.py's
+``run_skclaw`` runs `.venv/bin/skclaw` (no terminal) and returns the same :class:`Run` shape;
+pexpect drives it in a real pseudo-terminal (the ``pty`` tests)."""
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +34,12 @@ class Run:
         return value
 
     @property
+    def result(self) -> dict[str, Any]:
+        value = self.envelope["result"]
+        assert isinstance(value, dict), self.stdout
+        return value
+
+    @property
     def output(self) -> str:
         return self.stdout + self.stderr
 
@@ -50,28 +61,13 @@ def skclaw(
     runner = CliRunner()
     process.reset_abort()
     with runner.isolation(input=input if input is not None else "", env=env) as (out, err, _):
-        code = main(argv)
+        try:
+            code = main(argv)
+        finally:  # what was written but is still buffered in the text wrappers (click's invoke does this too)
+            sys.stdout.flush()
+            sys.stderr.flush()
     return Run(code, out.getvalue().decode("utf-8", "replace"), err.getvalue().decode("utf-8", "replace"))
 
 
 def reset_redaction() -> None:
     redact.forget_all()
-
-
-class Result:
-    """What a capsys-captured in-process run printed (used by the deploy and migrate suites)."""
-
-    def __init__(self, code: int, out: str, err: str) -> None:
-        self.code, self.out, self.err = code, out, err
-
-    @property
-    def envelope(self) -> dict[str, Any]:
-        value = json.loads(self.out)
-        assert isinstance(value, dict)
-        return value
-
-    @property
-    def result(self) -> dict[str, Any]:
-        value = self.envelope["result"]
-        assert isinstance(value, dict), self.out
-        return value

@@ -8,9 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from skclaw.cli import LAZY_COMMANDS, Outcome, cli, command_paths, execute, main
+from skclaw.cli import LAZY_COMMANDS, Outcome, command_paths, execute
 from skclaw.context import ActionOptions, AppContext, GlobalOptions, decide_interactive
 from skclaw.errors import (
     ConfigError,
@@ -22,6 +21,7 @@ from skclaw.errors import (
     WranglerError,
 )
 from skclaw.output import Output
+from tests.skrun import skclaw
 
 
 def test_every_lazy_command_module_exists() -> None:
@@ -32,20 +32,19 @@ def test_every_lazy_command_module_exists() -> None:
 
 @pytest.mark.parametrize("path", command_paths(), ids=lambda p: " ".join(p))
 def test_every_command_has_help(path: list[str]) -> None:
-    result = CliRunner().invoke(cli, [*path, "--help"], catch_exceptions=False)
-    assert result.exit_code == 0
-    assert "Usage: " in result.output
-    assert "-h, --help" in result.output
+    result = skclaw([*path, "--help"])
+    assert result.code == 0
+    assert "Usage: " in result.stdout
+    assert "-h, --help" in result.stdout
 
 
 def test_root_help_and_version() -> None:
-    runner = CliRunner()
-    result = runner.invoke(cli, ["-h"], catch_exceptions=False)
-    assert result.exit_code == 0
+    result = skclaw(["-h"])
+    assert result.code == 0
     for name in LAZY_COMMANDS:
-        assert name in result.output
-    version = runner.invoke(cli, ["--version"], catch_exceptions=False)
-    assert version.output.startswith("skclaw, version ")
+        assert name in result.stdout
+    version = skclaw(["--version"])
+    assert version.stdout.startswith("skclaw, version ")
 
 
 def test_help_does_not_import_heavy_modules() -> None:
@@ -60,18 +59,20 @@ def test_help_does_not_import_heavy_modules() -> None:
     assert done.stdout.strip().splitlines()[-1] == "HEAVY="
 
 
-def test_usage_errors_exit_2_with_json_envelope(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["doctor", "--bogus"]) == 2
-    assert main(["doctor", "--bogus", "--json"]) == 2
-    envelope = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+def test_usage_errors_exit_2_with_json_envelope() -> None:
+    human = skclaw(["doctor", "--bogus"])
+    assert human.code == 2 and human.stdout == "" and "--bogus" in human.stderr
+    run = skclaw(["doctor", "--bogus", "--json"])
+    assert run.code == 2
+    envelope = run.envelope
     assert envelope["ok"] is False and envelope["error"]["kind"] == "usage"
     assert envelope["command"] == "doctor" and envelope["exitCode"] == 2
-    assert main(["-C", ".", "secrets", "sync", "--nope", "--json"]) == 2
-    assert json.loads(capsys.readouterr().out)["command"] == "secrets sync"
+    run = skclaw(["-C", ".", "secrets", "sync", "--nope", "--json"])
+    assert run.code == 2 and run.envelope["command"] == "secrets sync"
 
 
 def test_missing_project_dir_is_usage_error(tmp_path: Path) -> None:
-    assert main(["-C", str(tmp_path / "nope"), "doctor"]) == 2
+    assert skclaw(["-C", str(tmp_path / "nope"), "doctor"]).code == 2
 
 
 def make_app(json_mode: bool, stdout: object, stderr: object) -> AppContext:

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from skclaw import process
-from skclaw.cli import main
 from skclaw.commands.deploy import previous_stable_version
 from skclaw.credentials import credentials_origin
 from skclaw.errors import FailedError
@@ -22,7 +21,8 @@ from skclaw.wrangler.deployments import version_id_from
 from tests.cfemu import CloudflareEmulator, Recorded
 from tests.conftest import REPO_ROOT, SampleProject
 from tests.hardening import changes
-from tests.skrun import Result
+from tests.skrun import Run
+from tests.skrun import skclaw as run_skclaw_in_process
 
 SKCLAW_BIN = REPO_ROOT / ".venv" / "bin" / "skclaw"
 STAGING, PRODUCTION = "demo-worker-staging", "demo-worker-prod"
@@ -34,17 +34,13 @@ def skclaw(
     cf_env: dict[str, str],
     sample_project: SampleProject,
     wrangler_bin: Path,
-    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> Any:
     """Run skclaw in-process against the sample project and the emulator."""
     monkeypatch.delenv("CI", raising=False)
 
-    def run(*args: str) -> Result:
-        capsys.readouterr()
-        code = main(["-C", str(sample_project.path), "--wrangler", str(wrangler_bin), *args])
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
+    def run(*args: str) -> Run:
+        return run_skclaw_in_process(list(args), project=sample_project.path, wrangler=wrangler_bin)
 
     return run
 
@@ -77,19 +73,19 @@ def test_first_deploy_creates_the_worker_with_build_and_audit(
 
     run = skclaw("deploy", "--env", "staging", "--message", "first ship", "--json")
 
-    assert run.code == 0, run.err
+    assert run.code == 0, run.stderr
     result = run.result
     assert result["versionId"] == emulator.current_version_id(STAGING)
     assert result["dryRun"] is False and result["status"] == "ok"
     assert result["environment"] == "staging" and result["worker"] == STAGING
     assert result["url"] == f"https://{STAGING}.cfemu.workers.dev"
-    assert marker.read_text() == "ok" and "BUILD-RAN" in run.err  # build output on stderr
+    assert marker.read_text() == "ok" and "BUILD-RAN" in run.stderr  # build output on stderr
     versions = emulator.versions(STAGING)
     assert len(versions) == 1 and versions[0]["message"] == "first ship"
     audit = [json.loads(line) for line in (sample_project.path / ".skclaw" / "audit.jsonl").read_text().splitlines()]
     assert audit[-1]["command"] == "deploy" and audit[-1]["versionId"] == result["versionId"]
     # the sample's D1 database does not exist in the emulator: the check warns, deploy goes on
-    assert "could not check pending migrations of DB" in run.err
+    assert "could not check pending migrations of DB" in run.stderr
 
 
 def test_redeploy_of_protected_env_with_yes_and_pending_migration_warning(
@@ -100,13 +96,13 @@ def test_redeploy_of_protected_env_with_yes_and_pending_migration_warning(
 
     run = skclaw("deploy", "--env", "production", "--yes", "--json")
 
-    assert run.code == 0, run.err
+    assert run.code == 0, run.stderr
     version_id = run.result["versionId"]
     assert version_id == emulator.current_version_id(PRODUCTION) != first
     assert [v["id"] for v in emulator.versions(PRODUCTION)] == [first, version_id]
     assert emulator.worker_uploads(PRODUCTION)[-1].kind == "version"  # versions API, not a PUT
     assert run.result["pendingMigrations"] == {"DB": ["0001_create_users.sql"]}
-    assert "1 pending remote migration: 0001_create_users.sql" in run.err
+    assert "1 pending remote migration: 0001_create_users.sql" in run.stderr
 
 
 def test_missing_secrets_stop_the_deploy_before_any_upload(
@@ -118,7 +114,7 @@ def test_missing_secrets_stop_the_deploy_before_any_upload(
     assert new.code == 1
     message = new.envelope["error"]["message"]
     assert "does not exist yet" in message and "API_TOKEN, DB_PASSWORD" in message
-    assert "skclaw secrets sync --env staging" in new.err and "--with-secrets" in new.err
+    assert "skclaw secrets sync --env staging" in new.stderr and "--with-secrets" in new.stderr
 
     emulator.seed_worker(STAGING, secrets={"API_TOKEN": "t0ken-value"})
     old = skclaw("deploy", "--env", "staging", "--json")
@@ -157,7 +153,7 @@ def test_failing_build_deploys_nothing(
     run = skclaw("deploy", "--env", "staging", "--json")
 
     assert run.code == 1
-    assert "build failed" in run.envelope["error"]["message"] and "exited 3" in run.err
+    assert "build failed" in run.envelope["error"]["message"] and "exited 3" in run.stderr
     assert worker_mutations(emulator) == [] and emulator.uploads == []
     assert not any("deploy" in argv for argv in process.started_argv()[started_before:])
 
@@ -183,7 +179,7 @@ def test_with_secrets_ships_code_and_secrets_as_one_version(
 
     run = skclaw("deploy", "--env", "staging", "--with-secrets", "--json")
 
-    assert run.code == 0, run.err
+    assert run.code == 0, run.stderr
     versions = emulator.versions(STAGING)
     assert [v["id"] for v in versions] == [first, run.result["versionId"]]
     assert versions[-1]["triggered_by"] == "upload"
@@ -196,7 +192,7 @@ def test_with_secrets_ships_code_and_secrets_as_one_version(
     # In memory only: a memfd of this very process, handed over by /proc path, closed afterwards.
     assert re.fullmatch(rf"--secrets-file=/proc/{os.getpid()}/fd/\d+", secrets_arg), secrets_arg
     assert not Path(secrets_arg.partition("=")[2]).exists()
-    assert value not in run.out + run.err
+    assert value not in run.stdout + run.stderr
     assert "secret list" not in " ".join(" ".join(a) for a in process.started_argv()[started_before:])
 
 
@@ -207,7 +203,7 @@ def test_dry_run_is_offline_and_reports_the_bundle(
 
     run = skclaw("deploy", "--env", "production", "--dry-run", "--json")  # protected: no consent
 
-    assert run.code == 0, run.err
+    assert run.code == 0, run.stderr
     result = run.result
     assert result["status"] == "dry-run" and result["dryRun"] is True
     assert result["versionId"] is None
@@ -238,7 +234,7 @@ def test_check_migrations_refuses_a_protected_deploy_with_pending_migrations(
 
     assert run.code == 3
     assert "0001_create_users.sql" in run.envelope["error"]["message"]
-    assert "skclaw migrate --env production --remote" in run.err
+    assert "skclaw migrate --env production --remote" in run.stderr
     assert worker_mutations(emulator) == [] and len(emulator.versions(PRODUCTION)) == 1
 
 
@@ -250,7 +246,7 @@ def test_non_interactive_deploy_of_protected_env_without_yes_is_refused(
     run = skclaw("deploy", "--env", "production")
 
     assert run.code == 3
-    assert "--yes" in run.err
+    assert "--yes" in run.stderr
     assert emulator.mutating_requests() == [] and emulator.requests == []
     assert len(emulator.versions(PRODUCTION)) == 1
 
@@ -287,7 +283,7 @@ def test_rollback_to_the_previous_version_is_verified(skclaw: Any, emulator: Clo
 
     run = skclaw("rollback", "--env", "staging", "--yes", "--message", "bad release", "--json")
 
-    assert run.code == 0, run.err
+    assert run.code == 0, run.stderr
     assert run.result == {
         "environment": "staging",
         "worker": STAGING,
@@ -302,8 +298,8 @@ def test_rollback_to_the_previous_version_is_verified(skclaw: Any, emulator: Clo
     assert live["annotations"]["workers/message"] == "bad release"
     assert live["forced"] is True  # wrangler answered its own secrets question: what we warn of
     assert emulator.secrets(STAGING) == {"A": "one-value"}
-    assert "secrets changed since that version will be reverted" in run.err
-    assert "D1 is not rolled back" in run.err
+    assert "secrets changed since that version will be reverted" in run.stderr
+    assert "D1 is not rolled back" in run.stderr
 
 
 def test_rollback_that_did_not_happen_is_caught(skclaw: Any, emulator: CloudflareEmulator) -> None:
@@ -332,7 +328,7 @@ def test_rollback_of_protected_env_needs_confirm_env(skclaw: Any, emulator: Clou
     run = skclaw("rollback", "--env", "production", "--yes", "--json")
 
     assert run.code == 3
-    assert "--confirm-env production" in run.err
+    assert "--confirm-env production" in run.stderr
     assert emulator.requests == []
 
 
@@ -353,7 +349,7 @@ def test_consent_prompt_in_a_terminal(
     sample_project: SampleProject,
     wrangler_bin: Path,
 ) -> None:
-    pexpect = pytest.importorskip("pexpect")
+    import pexpect  # a missing pexpect fails the test, never skips it
     drop_migrations(sample_project)
     first = emulator.seed_worker(PRODUCTION)
     env = {k: v for k, v in cf_env.items() if k != "CI"} | {"TERM": "xterm"}
@@ -440,6 +436,6 @@ def test_version_id_fallback_and_credentials(tmp_path: Path) -> None:
 def test_status_prints_its_result_on_stdout(skclaw: Any, emulator: CloudflareEmulator) -> None:
     version = emulator.seed_worker(STAGING)
     run = skclaw("status", "--env", "staging")
-    assert run.code == 0, run.err
-    assert STAGING in run.out and version in run.out  # `skclaw status | grep` works
-    assert version not in run.err
+    assert run.code == 0, run.stderr
+    assert STAGING in run.stdout and version in run.stdout  # `skclaw status | grep` works
+    assert version not in run.stderr

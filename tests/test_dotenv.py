@@ -102,6 +102,9 @@ def test_parse_result_does_not_show_values() -> None:
         (f"A='x\ny' {CANARY}\n", 2, "unexpected text after the quoted value of A"),
         (f"export {CANARY}\n", 1, "expected KEY=value"),
     ],
+    # fixed ids: the canary is random, and xdist needs every worker to collect the same names
+    ids=["no-equals", "bad-key", "open-single", "open-double", "open-backtick", "after-quote",
+         "after-multiline-quote", "bare-export"],
 )
 def test_invalid_lines_name_file_and_line_never_the_value(text: str, line: int, what: str) -> None:
     with pytest.raises(UsageError) as caught:
@@ -255,11 +258,12 @@ def test_unrepresentable_values_are_refused_naming_the_key(template: str) -> Non
     assert CANARY not in message and CANARY not in repr(caught.value)
 
 
-def test_common_values_are_never_refused() -> None:
+def test_common_values_are_never_refused(wrangler_dev_vars: WranglerDevVars) -> None:
     # Every value without a carriage return that lacks one of the quote characters and does not
     # end in a backslash has a form; so does any one-line value with no # and no outer spaces.
+    # Each is written (not refused) and wrangler reads exactly that value back.
     for value in ["x'\n\"", "`\n'", 'a\\b\n"`', "x'\"`", "#'\"", "a\\"]:
-        format_dev_vars({"K": value})
+        assert wrangler_dev_vars.load_text(format_dev_vars({"K": value})) == {"K": value}, value
 
 
 def test_dev_vars_keys_must_be_dotenv_keys() -> None:

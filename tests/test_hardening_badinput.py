@@ -1,7 +1,9 @@
-"""A corpus of bad and hostile input. Each case runs the real `.venv/bin/skclaw` (bounded in
-time) and must end with a clear message and exit 1 or 2: never a traceback, never a crash log,
-never a hang. Bad input (exit 2) is caught before wrangler runs: the wrangler given to skclaw
-is a script that records every call.
+"""A corpus of bad and hostile input. Each case runs skclaw in-process (bad input never gets
+as far as wrangler, so no process is needed) and must end with a clear message and exit 1 or 2:
+never a traceback, never a crash log, never a hang. Bad input (exit 2) is caught before wrangler
+runs: the wrangler given to skclaw is a script that records every call. A sample of the cases
+runs again as the real `.venv/bin/skclaw` process, where real stdin bytes and a real exit are the
+point.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from skclaw.retry import DELAY_SCALE_ENV
 from tests.conftest import SAMPLE_WRANGLER_JSONC
-from tests.hardening import Proc, crash_logs, run_skclaw
+from tests.hardening import crash_logs, run_skclaw
+from tests.skrun import Run, skclaw
 
 DIR, FIFO, DELETE = object(), object(), object()
 KIND = {1: "failed", 2: "usage"}
@@ -54,8 +58,12 @@ class World:
     state_home: Path
 
 
+# Settings from the caller's environment that would change what skclaw reads or where it goes.
+_CALLER_PREFIXES = ("SKCLAW_", "CLOUDFLARE_", "CF_", "WRANGLER_", "VAULT_", "BAO_", "XDG_")
+
+
 @pytest.fixture
-def world(tmp_path: Path, isolated_home: Path) -> World:
+def world(tmp_path: Path, isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> World:
     project = tmp_path / "project"
     (project / "src").mkdir(parents=True)
     (project / "migrations").mkdir()
@@ -78,7 +86,14 @@ def world(tmp_path: Path, isolated_home: Path) -> World:
         # Nothing may reach a network: an unexpected wrangler call would fail fast anyway.
         "CLOUDFLARE_API_TOKEN": "unused",
         "CLOUDFLARE_API_BASE_URL": "http://127.0.0.1:9/client/v4",
+        DELAY_SCALE_ENV: os.environ.get(DELAY_SCALE_ENV, "1"),
     }
+    # In-process runs see os.environ: make it this environment and nothing else of the caller's.
+    for key in list(os.environ):
+        if key.startswith(_CALLER_PREFIXES) and key not in env:
+            monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
     return World(project, fake_wrangler(tmp_path / "wrangler"), env, state_home)
 
 
@@ -249,7 +264,7 @@ def apply_files(project: Path, files: dict[str, object]) -> None:
             path.chmod(0o600)
 
 
-def run_case(world: World, case: Case, json_mode: bool) -> Proc:
+def case_argv(world: World, case: Case, json_mode: bool) -> list[str]:
     if case.id == "wrangler-ancient":
         fake_wrangler(world.wrangler, "3.0.0")
     apply_files(world.project, case.files)
@@ -257,17 +272,37 @@ def run_case(world: World, case: Case, json_mode: bool) -> Proc:
     argv = ["-C", str(world.project)] if "-C" not in global_args else []
     if "--wrangler" not in global_args and "SKCLAW_WRANGLER" not in case.env:
         argv += ["--wrangler", str(world.wrangler)]
-    argv += [*global_args, *case.args, *(["--json"] if json_mode else [])]
-    started = time.monotonic()
-    run = run_skclaw(argv, env={**world.env, **case.env}, stdin=case.stdin, timeout=30)
-    assert time.monotonic() - started < 30
-    return run
+    return [*argv, *global_args, *case.args, *(["--json"] if json_mode else [])]
 
 
 @pytest.mark.parametrize("json_mode", [False, True], ids=["human", "json"])
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_input(case: Case, json_mode: bool, world: World) -> None:
-    run = run_case(world, case, json_mode)
+    argv = case_argv(world, case, json_mode)
+    started = time.monotonic()
+    run = skclaw(argv, input=case.stdin, env=case.env)
+    assert time.monotonic() - started < 30
+    check_bad_input_run(run, world, case, json_mode)
+
+
+# The same checks through the installed entry point, one case per kind of input.
+REAL_PROCESS_CASES = [
+    "config-invalid-json5", "wrangler-invalid-toml", "unknown-env-from-SKCLAW_ENV", "set-not-utf8",
+    "rotate-empty-from-stdin", "dotenv-is-a-fifo", "unknown-command", "wrangler-missing-from-env",
+]
+
+
+@pytest.mark.parametrize("json_mode", [False, True], ids=["human", "json"])
+@pytest.mark.parametrize("case", [c for c in CASES if c.id in REAL_PROCESS_CASES], ids=REAL_PROCESS_CASES)
+def test_bad_input_in_a_real_process(case: Case, json_mode: bool, world: World) -> None:
+    argv = case_argv(world, case, json_mode)
+    started = time.monotonic()
+    run = run_skclaw(argv, env={**world.env, **case.env}, stdin=case.stdin, timeout=30)
+    assert time.monotonic() - started < 30
+    check_bad_input_run(run, world, case, json_mode)
+
+
+def check_bad_input_run(run: Run, world: World, case: Case, json_mode: bool) -> None:
     assert "Traceback" not in run.output, run.output
     assert crash_logs(world.state_home) == [], run.output
     assert run.code == case.code, f"exit {run.code}, expected {case.code}:\n{run.stderr[-3000:]}"
@@ -287,25 +322,13 @@ def test_bad_input(case: Case, json_mode: bool, world: World) -> None:
 # ----------------------------------------------------------------------------- slow dependencies
 
 
-def test_hanging_wrangler_is_bounded(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    """wrangler that never answers: each call is stopped at the facade's timeout (with its whole
-    process group), retried as transient, then reported. skclaw offers no user-facing knob for
-    the timeout (Wrangler(timeout=300) is fixed), so the test lowers it in-process."""
-    from skclaw.wrangler import Wrangler
-    from tests.skrun import skclaw
-
+def test_hanging_wrangler_is_bounded(world: World) -> None:
+    """wrangler that never answers: each call is stopped at the timeout the user set with
+    SKCLAW_WRANGLER_TIMEOUT (with its whole process group), retried as transient, then reported."""
     hanging = fake_wrangler(world.wrangler.parent / "hanging-wrangler", hang=True)
-    original = Wrangler.__init__
-
-    def short(self: Wrangler, *args: object, **kwargs: object) -> None:
-        kwargs["timeout"] = 1.0
-        original(self, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(Wrangler, "__init__", short)
-    for key, value in world.env.items():
-        monkeypatch.setenv(key, value)
     started = time.monotonic()
-    run = skclaw(["secrets", "list", "-e", "staging", "--json"], project=world.project, wrangler=hanging)
+    run = skclaw(["secrets", "list", "-e", "staging", "--json"], project=world.project, wrangler=hanging,
+                 env={"SKCLAW_WRANGLER_TIMEOUT": "1"})
     elapsed = time.monotonic() - started
     assert run.code == 1, run.stderr
     assert "timed out after 1s" in run.envelope["result"]["environments"]["staging"]["error"]

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from skclaw import process
-from skclaw.cli import main
 from skclaw.commands.migrate import CHECKSUM_TABLE, checksum_sql, restore_command
 from skclaw.wrangler.d1 import (
     failed_migration,
@@ -23,7 +22,8 @@ from skclaw.wrangler.d1 import (
 )
 from tests.cfemu import ApiError, CloudflareEmulator, Recorded
 from tests.conftest import REPO_ROOT, SampleProject, run_wrangler_binary
-from tests.skrun import Result
+from tests.skrun import Run
+from tests.skrun import skclaw as run_skclaw_in_process
 
 SKCLAW_BIN = REPO_ROOT / ".venv" / "bin" / "skclaw"
 FIRST = "0001_create_users.sql"
@@ -44,18 +44,11 @@ def skclaw(
     cf_env: dict[str, str],
     sample_project: SampleProject,
     wrangler_bin: Path,
-    capsys: pytest.CaptureFixture[str],
 ) -> Any:
     """Run `skclaw migrate` in-process (non-interactive: stdin is not a terminal)."""
 
-    def run(*args: str) -> Result:
-        capsys.readouterr()
-        process.reset_abort()
-        code = main(
-            ["-C", str(sample_project.path), "--wrangler", str(wrangler_bin), "migrate", *args]
-        )
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
+    def run(*args: str) -> Run:
+        return run_skclaw_in_process(["migrate", *args], project=sample_project.path, wrangler=wrangler_bin)
 
     return run
 
@@ -197,7 +190,7 @@ def test_bad_input_is_exit_2_before_any_wrangler_call(
 ) -> None:
     sample_project.config_path.write_text(BAD_INPUT_CONFIG)
     run = skclaw(*args, "--yes", "--json")
-    assert run.code == 2, run.err
+    assert run.code == 2, run.stderr
     assert message in run.envelope["error"]["message"]
     assert emulator.requests == []
     assert not (sample_project.path / ".wrangler").exists()
@@ -227,12 +220,12 @@ def test_production_without_remote_is_refused_and_runs_nothing(
     if skclaw_env:
         monkeypatch.setenv("SKCLAW_ENV", skclaw_env)
     run = skclaw(*args, "--json")
-    assert run.code == 3, run.err
+    assert run.code == 3, run.stderr
     assert run.envelope["error"]["kind"] == "refused"
     assert "needs --remote" in run.envelope["error"]["message"]
     assert run.result["status"] == "refused" and run.result["environment"] == "production"
     # The target is shown before the refusal.
-    assert "LOCAL" in run.err and "demo-prod-db" in run.err
+    assert "LOCAL" in run.stderr and "demo-prod-db" in run.stderr
     assert emulator.requests == []
     assert not any(
         argv
@@ -252,11 +245,11 @@ def test_local_apply_on_staging_writes_the_miniflare_database(
     skclaw: Any, sample_project: SampleProject, emulator: CloudflareEmulator
 ) -> None:
     run = skclaw("--env", "staging", "--local", "--json")
-    assert run.code == 0, run.err
+    assert run.code == 0, run.stderr
     result = run.result
     assert result["target"] == "local" and result["applied"] == [FIRST]
     assert result["bookmark"] is None and result["status"] == "ok"
-    assert "MIGRATE · LOCAL · staging" in run.err
+    assert "MIGRATE · LOCAL · staging" in run.stderr
     assert emulator.requests == []  # nothing reached Cloudflare
 
     state = sample_project.path / ".wrangler" / "state" / "v3" / "d1"
@@ -287,7 +280,7 @@ def test_remote_apply_takes_a_bookmark_first_then_guards_applied_files(
         "CREATE TABLE posts (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users(id));\n"
     )
     run = skclaw("--env", "staging", "--remote", "--json")
-    assert run.code == 0, run.err
+    assert run.code == 0, run.stderr
     result = run.result
     assert result["applied"] == [FIRST, "0002_posts.sql"] and result["target"] == "remote"
     assert result["database"] == {"binding": "DB", "name": info.name, "id": info.id}
@@ -298,7 +291,7 @@ def test_remote_apply_takes_a_bookmark_first_then_guards_applied_files(
     assert result["restoreCommand"] == (
         f"wrangler d1 time-travel restore {info.name} --bookmark {bookmark} --env staging"
     )
-    assert result["restoreCommand"] in run.err
+    assert result["restoreCommand"] in run.stderr
     requests = emulator.requests
     took_bookmark = first_index(requests, lambda r: r.path.endswith("/time_travel/bookmark"))
     first_migration = first_index(requests, lambda r: "CREATE TABLE users" in sql_of(r))
@@ -326,7 +319,7 @@ def test_remote_apply_takes_a_bookmark_first_then_guards_applied_files(
     )
     emulator.clear_requests()
     run = skclaw("--env", "staging", "--remote", "--json")
-    assert run.code == 2, run.err
+    assert run.code == 2, run.stderr
     assert (
         FIRST in run.envelope["error"]["message"] and "changed" in run.envelope["error"]["message"]
     )
@@ -346,14 +339,14 @@ def test_a_failing_migration_reports_what_was_applied_and_how_to_restore(
     emulator.create_d1(info.id, info.name)
     (sample_project.migrations_dir / BAD).write_text(BAD_SQL)
     run = skclaw("--env", "staging", "--remote", "--json")
-    assert run.code == 1, run.err
+    assert run.code == 1, run.stderr
     message = run.envelope["error"]["message"]
     assert f"Migration {BAD} failed" in message and "transaction" in message
     assert f"Applied before it: {FIRST}" in message
     result = run.result
     assert result["status"] == "failed" and result["applied"] == [FIRST] and result["failed"] == BAD
     restore = result["restoreCommand"]
-    assert restore and restore in run.err
+    assert restore and restore in run.stderr
     assert "users" in emulator.d1_tables(info.id) and "posts" not in emulator.d1_tables(info.id)
     # Only the applied one got a checksum.
     assert emulator.d1_query(info.id, f"SELECT name FROM {CHECKSUM_TABLE}") == [{"name": FIRST}]
@@ -376,8 +369,8 @@ def test_destructive_migration_on_production_needs_confirm_env(
     (sample_project.migrations_dir / DROP).write_text(DROP_SQL)
 
     run = skclaw("--env", "production", "--remote", "--yes", "--json")
-    assert run.code == 3, run.err
-    assert "--confirm-env production" in run.err
+    assert run.code == 3, run.stderr
+    assert "--confirm-env production" in run.stderr
     assert run.result["status"] == "refused"
     assert [f["code"] for f in run.result["findings"]] == ["drop-table"]
     assert d1_writes(emulator) == []
@@ -387,7 +380,7 @@ def test_destructive_migration_on_production_needs_confirm_env(
     run = skclaw(
         "--env", "production", "--remote", "--yes", "--confirm-env", "production", "--json"
     )
-    assert run.code == 0, run.err
+    assert run.code == 0, run.stderr
     assert run.result["applied"] == [DROP] and run.result["alreadyApplied"] == [FIRST]
     assert run.result["bookmark"] and "users" not in emulator.d1_tables(uuid)
 
@@ -400,8 +393,8 @@ def test_no_bookmark_on_production_stops_before_applying(
     emulator.create_d1(info.id, info.name)
     fault = emulator.inject_fault("GET", r"/time_travel/bookmark$", status=400, code=7400, times=-1)
     run = skclaw("--env", "production", "--remote", "--yes", "--json")
-    assert run.code == 1, run.err
-    assert "bookmark" in run.envelope["error"]["message"] and "--allow-no-bookmark" in run.err
+    assert run.code == 1, run.stderr
+    assert "bookmark" in run.envelope["error"]["message"] and "--allow-no-bookmark" in run.stderr
     assert fault.hits == 1  # not a transient error: asked once
     assert d1_writes(emulator) == [] and "users" not in emulator.d1_tables(info.id)
 
@@ -414,16 +407,16 @@ def test_dry_run_and_list_change_nothing(
     (sample_project.migrations_dir / DROP).write_text(DROP_SQL)
 
     run = skclaw("--env", "production", "--remote", "--dry-run", "--json")
-    assert run.code == 0, run.err
+    assert run.code == 0, run.stderr
     result = run.result
     assert result["status"] == "dry-run" and result["pending"] == [DROP] and result["applied"] == []
     assert (
         result["findings"][0]["code"] == "drop-table" and result["findings"][0]["table"] == "users"
     )
-    assert "REMOTE" in run.err and "demo-prod-db" in run.err
+    assert "REMOTE" in run.stderr and "demo-prod-db" in run.stderr
 
     run = skclaw("--env", "production", "--remote", "--list", "--json")
-    assert run.code == 0, run.err
+    assert run.code == 0, run.stderr
     assert run.result["applied"] == [FIRST] and run.result["pending"] == [DROP]
     assert d1_writes(emulator) == []
     assert emulator.requests_to("GET", r"/time_travel/bookmark") == []
@@ -451,15 +444,15 @@ def test_a_loss_found_only_by_the_replay_needs_confirm_env_on_production(
     (sample_project.migrations_dir / TRIGGERED).write_text(TRIGGERED_SQL)
 
     run = skclaw("--env", "production", "--remote", "--yes", "--json")
-    assert run.code == 3, run.err
+    assert run.code == 3, run.stderr
     assert run.envelope["error"]["kind"] == "refused"
-    assert "--confirm-env production" in run.err
+    assert "--confirm-env production" in run.stderr
     findings = run.result["findings"]
     assert [(f["code"], f["table"], f["file"], f["line"], f["destructive"]) for f in findings] == [
         ("delete-rows", "users", TRIGGERED, 6, True)
     ]
     assert findings[0]["statement"] == "INSERT INTO audit_log (event) VALUES ('audit enabled')"
-    assert "destructive" in run.err and "deletes rows of table users" in run.err
+    assert "destructive" in run.stderr and "deletes rows of table users" in run.stderr
     # Nothing was applied: no write, no bookmark, the row is still there.
     assert d1_writes(emulator) == []
     assert emulator.requests_to("GET", r"/time_travel/bookmark") == []
@@ -469,7 +462,7 @@ def test_a_loss_found_only_by_the_replay_needs_confirm_env_on_production(
     run = skclaw(
         "--env", "production", "--remote", "--yes", "--confirm-env", "production", "--json"
     )
-    assert run.code == 0, run.err
+    assert run.code == 0, run.stderr
     assert run.result["applied"] == [TRIGGERED] and run.result["bookmark"]
     assert emulator.d1_query(uuid, "SELECT count(*) AS n FROM users") == [{"n": 0}]
 
@@ -497,12 +490,12 @@ def test_a_transient_error_on_apply_is_not_retried(
 
     emulator.add_route("POST", r"/accounts/([^/]+)/d1/database/([^/]+)/query", flaky)
     run = skclaw("--env", "staging", "--remote", "--json")
-    assert run.code == 1, run.err
+    assert run.code == 1, run.stderr
     assert len(applies) == 1  # sent once: no retry of `migrations apply`
     message = run.envelope["error"]["message"]
     result = run.result
     assert result["status"] == "failed"
-    assert result["restoreCommand"] and result["restoreCommand"] in run.err
+    assert result["restoreCommand"] and result["restoreCommand"] in run.stderr
     tables = emulator.d1_tables(info.id)
     checksums = (
         emulator.d1_query(info.id, f"SELECT name FROM {CHECKSUM_TABLE}")
@@ -526,7 +519,7 @@ def test_a_transient_error_on_apply_is_not_retried(
 
 
 def spawn_skclaw(project: SampleProject, wrangler: Path, env: dict[str, str], *args: str) -> Any:
-    pexpect = pytest.importorskip("pexpect")
+    import pexpect  # a missing pexpect fails the test, never skips it
     child_env = {k: v for k, v in env.items() if k != "CI"}
     child_env.update(TERM="xterm", COLUMNS="120", LINES="40", PROMPT_TOOLKIT_NO_CPR="1")
     argv = ["-C", str(project.path), "--wrangler", str(wrangler), "migrate", *args]

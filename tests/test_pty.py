@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pexpect
 import pytest
 
 from skclaw.dotenv import parse_dotenv
@@ -23,7 +24,6 @@ from tests.cfemu import CloudflareEmulator
 from tests.conftest import SampleProject
 from tests.hardening import SKCLAW_BIN, changes, crash_logs, use_envfile
 
-pexpect = pytest.importorskip("pexpect")
 pytestmark = pytest.mark.pty
 
 DOWN, UP, SPACE, ENTER, CTRL_C, CTRL_D = "\x1b[B", "\x1b[A", " ", "\r", "\x03", "\x04"

@@ -135,5 +135,6 @@ def test_secret_value_rejects_non_text() -> None:
         SecretValue(b"bytes")  # type: ignore[arg-type]
     assert SecretValue("abc") != "abc"
     assert not SecretValue("") and hash(SecretValue("x1234")) == hash(SecretValue("x1234"))
-    with pytest.raises(UsageError):
-        raise UsageError("x")
+    # bad input, a broken config included, exits 2 with kind "usage" in the JSON envelope
+    assert int(UsageError("x").exit_code) == 2 and UsageError("x").kind == "usage"
+    assert int(ConfigError("y").exit_code) == 2 and ConfigError("y").kind == "usage"

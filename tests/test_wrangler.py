@@ -10,7 +10,7 @@ import pytest
 
 from skclaw import process
 from skclaw.errors import WranglerError, WranglerNotFoundError
-from skclaw.retry import backoff_delay, with_retries
+from skclaw.retry import DEFAULT_POLICY, RetryPolicy, policy_for, with_retries
 from skclaw.wrangler import (
     Wrangler,
     WranglerVersion,
@@ -61,9 +61,6 @@ def test_retry_recovers_from_two_429s(
     sample_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path, cf_env: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import skclaw.retry
-
-    monkeypatch.setattr(skclaw.retry, "BASE_DELAY", 0.05)
     emulator.seed_worker(sample_project.worker("staging"), secrets={"K": "v"})
     fault = emulator.inject_fault("GET", r"/secrets$", status=429, code=971, times=2)
     w = facade(sample_project, wrangler_bin, cf_env)
@@ -113,9 +110,9 @@ def test_retry_helper_is_bounded() -> None:
         raise WranglerError("flaky", transient=True)
 
     with pytest.raises(WranglerError):
-        with_retries(always_transient, what="x", sleep=sleeps.append)
+        with_retries(always_transient, what="x", policy=DEFAULT_POLICY, sleep=sleeps.append)
     assert len(calls) == 3 and len(sleeps) == 2
-    assert all(0 < s <= 8 for s in sleeps)
+    assert 0.5 <= sleeps[0] <= 1.0 and 1.0 <= sleeps[1] <= 2.0  # the real backoff, not slept
     calls.clear()
 
     def permanent() -> None:
@@ -128,9 +125,36 @@ def test_retry_helper_is_bounded() -> None:
     # a budget smaller than the next delay stops early
     calls.clear()
     with pytest.raises(WranglerError):
-        with_retries(always_transient, what="x", sleep=lambda s: None, budget=0.0)
+        with_retries(always_transient, what="x", policy=RetryPolicy(budget=0.0), sleep=lambda s: None)
     assert len(calls) == 1
-    assert 0.5 <= backoff_delay(1) <= 1.0 and 2.0 <= backoff_delay(3) <= 4.0
+    assert 0.5 <= DEFAULT_POLICY.delay(1) <= 1.0 and 2.0 <= DEFAULT_POLICY.delay(3) <= 4.0
+    assert DEFAULT_POLICY.delay(10) <= 8.0  # capped
+
+
+def test_retry_delay_knob_only_shortens_delays() -> None:
+    """$SKCLAW_RETRY_DELAY_SCALE (a test knob) scales delays by a factor in [0, 1]; attempts and
+    the budget never change, and any other value leaves the policy alone."""
+    scaled = DEFAULT_POLICY.with_delays_scaled(0.01)
+    assert (scaled.attempts, scaled.budget) == (DEFAULT_POLICY.attempts, DEFAULT_POLICY.budget)
+    assert scaled.base_delay == pytest.approx(0.01) and scaled.max_delay == pytest.approx(0.08)
+    assert DEFAULT_POLICY.with_delays_scaled(50) == DEFAULT_POLICY
+    zero = DEFAULT_POLICY.with_delays_scaled(-1)
+    assert zero.delay(1) == 0 and zero.attempts == 3
+    base = policy_for({})
+    for ignored in ("", "fast", "2", "-0.5", "nan"):
+        assert policy_for({"SKCLAW_RETRY_DELAY_SCALE": ignored}) == base, ignored
+    assert policy_for({"SKCLAW_RETRY_DELAY_SCALE": "0.5"}) == base.with_delays_scaled(0.5)
+
+    calls: list[int] = []
+    sleeps: list[float] = []
+
+    def always_transient() -> None:
+        calls.append(1)
+        raise WranglerError("flaky", transient=True)
+
+    with pytest.raises(WranglerError):
+        with_retries(always_transient, what="x", policy=DEFAULT_POLICY.with_delays_scaled(0), sleep=sleeps.append)
+    assert len(calls) == 3 and sleeps == [0.0, 0.0]  # still bounded, still three attempts
 
 
 def test_versions_and_features() -> None:
@@ -189,3 +213,33 @@ def test_hanging_wrangler_times_out(tmp_path: Path) -> None:
     with pytest.raises(WranglerError, match="timed out") as info:
         w.call(["secret", "list"], env="default", what="wrangler secret list", retry=False)
     assert info.value.transient
+
+
+def test_retry_delay_knob_reaches_wrangler_calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under the real policy (waits of 0.5-1 s, then 1-2 s) with SKCLAW_RETRY_DELAY_SCALE=0, a
+    wrangler that keeps failing transiently is still run three times, only without the waits."""
+    import time
+
+    from skclaw import retry
+
+    monkeypatch.setattr(retry, "POLICY", DEFAULT_POLICY)
+    runs = tmp_path / "runs"
+    flaky = tmp_path / "wrangler"
+    flaky.write_text(
+        "#!/bin/sh\n"
+        'case "$1" in --version) echo 4.86.0; exit 0;; esac\n'
+        f'echo run >> "{runs}"\n'
+        'echo "✘ [ERROR] A request to the Cloudflare API failed. [code: 10013]" >&2\n'
+        "exit 1\n"
+    )
+    flaky.chmod(0o755)
+    config = tmp_path / "wrangler.jsonc"
+    config.write_text('{"name": "x"}')
+    environ = {"PATH": os.environ["PATH"], "SKCLAW_RETRY_DELAY_SCALE": "0"}
+    w = Wrangler(flaky, config_path=config, cwd=tmp_path, environ=environ)
+    started = time.monotonic()
+    with pytest.raises(WranglerError) as info:
+        w.call(["secret", "list"], env="default", what="wrangler secret list")
+    assert info.value.transient and info.value.code == 10013
+    assert runs.read_text().splitlines() == ["run"] * 3
+    assert time.monotonic() - started < 1.4  # the real waits alone add up to at least 1.5 s

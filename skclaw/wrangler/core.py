@@ -25,7 +25,7 @@ from skclaw import process
 from skclaw.errors import UsageError, WranglerError, WranglerNotFoundError
 from skclaw.project import DEFAULT_ENV
 from skclaw.redact import redact
-from skclaw.retry import with_retries
+from skclaw.retry import policy_for, with_retries
 
 INSTALL_HINT = (
     "Install it in the project with `npm i -D wrangler`, or point skclaw at one with "
@@ -392,7 +392,7 @@ class WranglerCore:
 
         if not retry:
             return attempt()
-        return with_retries(attempt, what=what)
+        return with_retries(attempt, what=what, policy=policy_for(self.environ))
 
     # -- account -----------------------------------------------------------------------------
     def whoami(self, timeout: float = 60.0) -> dict[str, Any]:
