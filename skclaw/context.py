@@ -179,6 +179,7 @@ class AppContext:
             selected = [DEFAULT_ENV]
         for env in selected:
             self.project.check_env(env)
+        self.policy_facts  # noqa: B018 - a protectedEnvironments typo is exit 2 for every command
         from skclaw import policy
 
         refusal = policy.confirm_env_outside_run(self.action.confirm_env, selected)
