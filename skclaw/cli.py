@@ -254,11 +254,15 @@ def execute(app: Any, name: str, call: Callable[[], Outcome]) -> int:
             out.info(exc.message, always=True)
         else:
             out.error(exc.message)
-        if exc.hint:
-            out.info(exc.hint)
         detail = getattr(exc, "detail", "")
         if detail and app.globals.verbosity >= 1:
             out.detail(detail)
+        elif detail:
+            excerpt = error_excerpt(exc.message, detail)
+            if excerpt:  # wrangler's own diagnostic (a build error's file and line), without -v too
+                out.info(excerpt, always=True)
+        if exc.hint:
+            out.info(exc.hint)
         partial = getattr(exc, "partial_result", None)
         _finish(app, name, code, partial, {"kind": exc.kind, "message": str(exc)})
         return code
@@ -290,6 +294,22 @@ def _finish(app: Any, name: str, code: int, result: Any, error: dict[str, str] |
     app.output.envelope(name, code, result, error, reveal_values=reveal_values)
     github.report(app.environ, app.output.stderr, name, code, result, error)
     _warn_audit_failures(app)
+
+
+EXCERPT_LINES = 15
+
+
+def error_excerpt(message: str, detail: str) -> str:
+    """The lines of wrangler's error block that the one-line message leaves out (bounded)."""
+    lines = [line.rstrip() for line in detail.strip().splitlines()]
+    while lines and (not lines[0].strip() or lines[0].strip() in message):
+        lines.pop(0)
+    if not lines:
+        return ""
+    shown = lines[:EXCERPT_LINES]
+    if len(lines) > EXCERPT_LINES:
+        shown.append(f"… ({len(lines) - EXCERPT_LINES} more lines with -v)")
+    return "\n".join("  " + line for line in shown)
 
 
 def _warn_audit_failures(app: Any) -> None:

@@ -160,6 +160,7 @@ class AppContext:
             executable, config_path=project.config_path, cwd=project.directory, environ=self.environ,
             timeout=timeout,
             redirects={redirect.target_env: redirect.config_path} if redirect is not None else None,
+            progress=self.output.activity,
         )
 
     # -- environments ---------------------------------------------------------------------

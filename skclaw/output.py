@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
@@ -29,6 +30,17 @@ class Output:
     _console: Console | None = field(default=None, init=False, repr=False)
     _result_console: Console | None = field(default=None, init=False, repr=False)
     _envelope_written: bool = field(default=False, init=False, repr=False)
+    _activity: Any = field(default=None, init=False, repr=False)
+
+    def activity(self, label: str) -> AbstractContextManager[Callable[[str], None]]:
+        """A live line for a running step (a wrangler call) on a terminal; nothing elsewhere."""
+        from skclaw import progress
+
+        if self.json_mode or self.verbosity < 0 or not _isatty(self.stderr):
+            return progress.quiet(label)
+        if self._activity is None:
+            self._activity = progress.Activity(self.console)
+        return self._activity.task(label)  # type: ignore[no-any-return]
 
     @property
     def console(self) -> Console:
@@ -42,7 +54,7 @@ class Output:
                 no_color=no_color,
                 highlight=False,
                 soft_wrap=True,
-                force_terminal=None if not no_color else False,
+                force_terminal=None,  # NO_COLOR removes colour, not the terminal (spinners stay)
             )
         return self._console
 
@@ -58,7 +70,7 @@ class Output:
             no_color = not self.color or "NO_COLOR" in os.environ
             self._result_console = Console(
                 file=self.stdout, no_color=no_color, highlight=False, soft_wrap=True,
-                force_terminal=None if not no_color else False,
+                force_terminal=None,  # NO_COLOR removes colour, not the terminal (spinners stay)
             )
         return self._result_console
 
@@ -170,3 +182,10 @@ def _redact_strings(value: Any) -> Any:
     if isinstance(value, list):
         return [_redact_strings(v) for v in value]
     return value
+
+
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False

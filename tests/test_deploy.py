@@ -439,3 +439,18 @@ def test_status_prints_its_result_on_stdout(skclaw: Any, emulator: CloudflareEmu
     assert run.code == 0, run.stderr
     assert STAGING in run.stdout and version in run.stdout  # `skclaw status | grep` works
     assert version not in run.stderr
+
+
+def test_a_build_error_shows_wranglers_diagnostic_without_v(
+    skclaw: Any, emulator: CloudflareEmulator, sample_project: SampleProject
+) -> None:
+    drop_migrations(sample_project)
+    emulator.seed_worker(STAGING)
+    broken = 'export default {\n  fetch() { return new Response("x" }\n};\n'
+    (sample_project.path / "src" / "index.js").write_text(broken)
+    run = skclaw("deploy", "--env", "staging", "--yes")
+    assert run.code == 1
+    assert 'Expected ")" but found "}"' in run.stderr and "src/index.js:2:" in run.stderr
+    assert "nothing was deployed" in run.stderr
+    assert "a new version may exist" not in run.stderr  # the build failed: nothing was uploaded
+    assert len(emulator.versions(STAGING)) == 1

@@ -329,3 +329,33 @@ def test_init_asks_before_overwriting_and_keeps_the_file_on_no(term: Term) -> No
     assert code == 3, transcript
     assert "nothing was written" in transcript
     assert config.read_text() == before and json.loads(before)["secrets"]["source"] == "envfile"
+
+
+# ----------------------------------------------------------------------------- progress
+
+
+@pytest.mark.wrangler
+def test_each_wrangler_call_shows_a_live_line_with_env_elapsed_and_retries(term: Term) -> None:
+    worker = term.project.worker("staging")
+    term.emulator.inject_fault("GET", r"/settings$", status=200, delay_seconds=1.5, times=1)
+    term.emulator.inject_fault("PATCH", r"/(settings|secrets-bulk)$", status=503, code=10013,
+                               message="Service unavailable", times=1)
+    child = term.spawn("secrets", "sync", "--env", "staging", "--yes")
+    child.expect(r"staging · wrangler secret list · \d+\.\ds")
+    child.expect(r"staging · wrangler secret bulk · \d+\.\ds")
+    child.expect(r"retrying 2/3")
+    code, transcript = finish(child)
+    assert code == 0, transcript
+    assert term.emulator.secrets(worker)["API_TOKEN"] == "source-staging-token-0001"
+
+
+@pytest.mark.wrangler
+def test_no_color_keeps_the_spinner(term: Term) -> None:
+    term.env["NO_COLOR"] = "1"
+    term.emulator.inject_fault("GET", r"/secrets$", status=200, delay_seconds=1.0, times=1)
+    child = term.spawn("secrets", "list", "--env", "staging")
+    child.expect(r"[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] staging · wrangler secret list · \d+\.\ds")
+    code, transcript = finish(child)
+    assert code == 0, transcript
+    colour = re.compile(r"\x1b\[(?:\d+;)*(?:3[0-8]|9[0-7]|4[0-8])(?:;\d+)*m")  # foreground/background
+    assert not colour.search(child.logfile_read.getvalue())

@@ -29,7 +29,7 @@ from skclaw.context import AppContext
 from skclaw.errors import FailedError, RefusedError, SkclawError, WranglerError
 from skclaw.project import DEFAULT_ENV, D1Database, EnvTarget
 from skclaw.secret import SecretValue
-from skclaw.wrangler.deployments import STRICT_ABORT_RE, TOTAL_UPLOAD_RE, version_id_from
+from skclaw.wrangler.deployments import BUILD_FAILED_RE, STRICT_ABORT_RE, TOTAL_UPLOAD_RE, version_id_from
 
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
@@ -367,9 +367,12 @@ def deploy(
                 "overwritten silently. Review them in the dashboard; to overwrite them "
                 f"deliberately, run `wrangler deploy --env {env}` yourself (it shows the diff).",
             ) from None
-        exc.hint = exc.hint or (
-            f"If it failed after the upload, a new version may exist: check `skclaw status --env {env}`."
-        )
+        if not BUILD_FAILED_RE.search(exc.detail or exc.message):  # a build error uploads nothing
+            exc.hint = exc.hint or (
+                f"If it failed after the upload, a new version may exist: check `skclaw status --env {env}`."
+            )
+        else:
+            exc.message = f"{exc.message}; nothing was deployed"
         raise
     record = done.record("deploy") or {}
     version_id = version_id_from(record.get("version_id"), done.stdout)

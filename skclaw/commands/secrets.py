@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets as _random
 import sys
-from contextlib import nullcontext
 from typing import Any
 
 import click
@@ -171,8 +170,8 @@ def sync(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | N
     results = {p.env: engine.EnvOutcome(p.worker, "skipped") for p in plans if p not in todo}
     results.update(unplanned)
     try:
-        with out.console.status("pushing secrets…") if not app.action.json else nullcontext():
-            results.update(engine.apply_all(app, todo, method=method, on_done=report))
+        # Each wrangler call shows its own live line (env, what, elapsed, retries).
+        results.update(engine.apply_all(app, todo, method=method, on_done=report))
     except KeyboardInterrupt:
         for plan in todo:
             if plan.env not in results:

@@ -16,7 +16,8 @@ import re
 import shutil
 import tempfile
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -297,7 +298,12 @@ class WranglerCore:
         environ: Mapping[str, str],
         timeout: float = 300.0,
         redirects: Mapping[str, Path] | None = None,
+        progress: Callable[[str], AbstractContextManager[Callable[[str], None]]] | None = None,
     ) -> None:
+        from skclaw.progress import quiet
+
+        #: shows a live line per call (env, what, elapsed, retries); the AppContext's Output
+        self.progress = progress or quiet
         self.executable = executable
         self.config_path = config_path
         #: env -> the flattened config a build tool made for it (.wrangler/deploy/config.json)
@@ -390,9 +396,16 @@ class WranglerCore:
                 duration=done.duration,
             )
 
-        if not retry:
-            return attempt()
-        return with_retries(attempt, what=what, policy=policy_for(self.environ))
+        label = what if env == DEFAULT_ENV else f"{env} · {what}"
+        with self.progress(label) as note:
+            if not retry:
+                return attempt()
+            policy = policy_for(self.environ)
+
+            def retrying(number: int, exc: WranglerError, delay: float) -> None:
+                note(f"retrying {number + 1}/{policy.attempts} ({exc.message[:60]})")
+
+            return with_retries(attempt, what=what, policy=policy, on_retry=retrying)
 
     # -- account -----------------------------------------------------------------------------
     def whoami(self, timeout: float = 60.0) -> dict[str, Any]:

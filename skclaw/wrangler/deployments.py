@@ -16,6 +16,8 @@ TOTAL_UPLOAD_RE = re.compile(r"Total Upload:\s*([\d.]+ \w+)\s*/\s*gzip:\s*([\d.]
 STRICT_MINIMUM = (4, 0, 0)
 # 4.86 says "deployment operation", newer 4.x "upload operation".
 STRICT_ABORT_RE = re.compile(r"Aborting the \w+ operation because of conflicts")
+# esbuild's bundling failed: nothing was uploaded.
+BUILD_FAILED_RE = re.compile(r"Build failed with \d+ errors?")
 
 
 def version_id_from(records_version: Any, stdout: str) -> str | None:
