@@ -15,57 +15,46 @@ def _line_of(text: str, offset: int) -> int:
     return text.count("\n", 0, max(0, min(offset, len(text)))) + 1
 
 
+_TOKEN_RE = re.compile(
+    r""""(?:[^"\\]|\\.)*"?|'(?:[^'\\]|\\.)*'?|//[^\n]*|/\*.*?(?:\*/|$)|[{}\[\]:]|[^\s{}\[\]:"'/,]+|[/,]""",
+    re.S,
+)
+
+
 def duplicate_keys(text: str) -> list[tuple[str, int]]:
     """(key, line) of every key that repeats within one JSONC object.
 
     pyjson5 keeps the last of duplicate keys silently; for skclaw's own config a repeated key is
     a trap (a second ``"protectedEnvironments": []`` would unprotect production), so it is found
-    here with a small scanner that knows strings, comments and nesting.
+    here with a small tokenizer that knows strings, comments and nesting.
     """
     found: list[tuple[str, int]] = []
     stack: list[set[str] | None] = []  # a set per open object, None per open array
-    i, n = 0, len(text)
-    pending_key: tuple[str, int] | None = None
-    while i < n:
-        ch = text[i]
-        if ch in "\"'":
-            j = i + 1
-            while j < n and text[j] != ch:
-                j += 2 if text[j] == "\\" else 1
-            value = text[i + 1 : j]
-            pending_key = (value, _line_of(text, i))
-            i = j + 1
+    pending: tuple[str, int] | None = None  # the last string or bare word, and where it starts
+    for match in _TOKEN_RE.finditer(text):
+        token = match.group()
+        if token.startswith(("//", "/*")):
             continue
-        if text.startswith("//", i):
-            j = text.find("\n", i)
-            i = n if j < 0 else j
+        if token == ":":
+            if pending is not None and stack and stack[-1] is not None:
+                key, offset = pending
+                if key in stack[-1]:
+                    found.append((key, _line_of(text, offset)))  # linear: only for duplicates
+                stack[-1].add(key)
+            pending = None
             continue
-        if text.startswith("/*", i):
-            j = text.find("*/", i + 2)
-            i = n if j < 0 else j + 2
-            continue
-        if ch == "{":
+        pending = None
+        if token == "{":
             stack.append(set())
-        elif ch == "[":
+        elif token == "[":
             stack.append(None)
-        elif ch in "}]":
+        elif token in "}]":
             if stack:
                 stack.pop()
-        elif ch == ":" and pending_key is not None and stack and stack[-1] is not None:
-            key, line = pending_key
-            if key in stack[-1]:
-                found.append((key, line))
-            stack[-1].add(key)
-        elif ch.isalpha() or ch in "_$":  # an unquoted JSON5 key (or true/false/null)
-            j = i
-            while j < n and (text[j].isalnum() or text[j] in "_$"):
-                j += 1
-            pending_key = (text[i:j], _line_of(text, i))
-            i = j
-            continue
-        if not ch.isspace() and ch != ":":
-            pending_key = None
-        i += 1
+        elif token[0] in "\"'":
+            pending = (token[1:-1], match.start())
+        elif token != ",":
+            pending = (token, match.start())
     return found
 
 

@@ -170,3 +170,26 @@ def test_config_loading_never_crashes(tmp_path: Path, text: str) -> None:
         load_config(tmp_path, None)
     except UsageError as exc:
         assert exc.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "repeated"),
+    [
+        ('{"a": 1, "a": 2}', [("a", 1)]),
+        ('{\n"a": 1,\n// "a": 2\n"b": {"a": [1, {"a": 1}]},\n a: 3}', [("a", 5)]),  # unquoted JSON5 key
+        ('{"a": "x:y", "b": "\\"a\\":", /* "b": */ "c": 1}', []),  # colons in strings and comments
+        ('{"protectedEnvironments": ["prod"],\n "protectedEnvironments": []}', [("protectedEnvironments", 2)]),
+        ('[{"a": 1}, {"a": 2}]', []),  # the same key in sibling objects
+    ],
+)
+def test_duplicate_keys_are_found_where_they_repeat(text: str, repeated: list[tuple[str, int]]) -> None:
+    from skclaw.jsonc import duplicate_keys
+
+    assert duplicate_keys(text) == repeated
+
+
+def test_a_repeated_key_in_the_skclaw_config_is_bad_input(tmp_path: Path) -> None:
+    write(tmp_path / ".skclaw.jsonc", '{"protectedEnvironments": ["production"],\n "protectedEnvironments": []}')
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path, None)
+    assert "protectedEnvironments" in info.value.message and "line 2" in info.value.message
