@@ -298,7 +298,8 @@ def test_rollback_to_the_previous_version_is_verified(skclaw: Any, emulator: Clo
     assert live["annotations"]["workers/message"] == "bad release"
     assert live["forced"] is True  # wrangler answered its own secrets question: what we warn of
     assert emulator.secrets(STAGING) == {"A": "one-value"}
-    assert "secrets changed since that version will be reverted" in run.stderr
+    assert "secrets changed since that version are reverted" in run.stderr
+    assert run.stderr.count("D1 is not rolled back") == 1  # the plan block once
     assert "D1 is not rolled back" in run.stderr
 
 

@@ -578,7 +578,10 @@ def list_deployments(app: AppContext, env: str) -> list[dict[str, Any]]:
     return app.wrangler.deployments_list(env)
 
 
-ROLLBACK_WARNING = "secrets changed since that version will be reverted to that version's values; D1 is not rolled back"
+ROLLBACK_LOSSES = (
+    "secrets changed since that version are reverted to its values (wrangler forces past its check)",
+    "D1 is not rolled back: the data stays as it is now",
+)
 
 
 @click.command("rollback")
@@ -606,7 +609,7 @@ def rollback(app: AppContext, version_id: str | None, env: str | None, message: 
     app.wrangler.require_minimum()
     require_credentials(app, env, rollback=True)
     app.lock_env(env)
-    lines: list[str] = []
+    lines: list[str] = [f"account:  {app.account_label(target)}", f"Worker:   {target.worker}"]
 
     def gate() -> None:
         request_consent(
@@ -615,11 +618,12 @@ def rollback(app: AppContext, version_id: str | None, env: str | None, message: 
             action="rollback",
             target_lines=lines,
             destructive=True,
-            destructive_reason=ROLLBACK_WARNING,
+            destructive_items=ROLLBACK_LOSSES,
         )
 
     if not app.interactive:
         gate()  # before any read: a refused CI run touches nothing
+        shown = len(lines)
 
     if version_id is None:
         # One `deployments list` gives both what is live (the newest) and the previous stable.
@@ -653,20 +657,16 @@ def rollback(app: AppContext, version_id: str | None, env: str | None, message: 
         return Outcome(result)
 
     lines += [
-        f"account:  {app.account_label(target)}",
-        f"Worker:   {target.worker}",
         f"live now: {_describe_traffic(live)}",
         f"after:    {version_id} (100%, {chosen})",
-        "secrets changed since that version will be reverted (wrangler forces past its check)",
-        "D1 is not rolled back: the data stays as it is now",
     ]
     if message:
         lines.append(f"message:  {message}")
     if app.interactive:
         gate()
     else:
-        for line in lines:
-            out.info(f"  {line}")
+        for line in lines[shown:]:  # the rest of the plan block, once
+            out.info(f"  {line}", always=True)
 
     out.step(f"rolling {target.worker} ({env}) back to {version_id}")
     try:
