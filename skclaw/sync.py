@@ -15,10 +15,11 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from skclaw import audit
+from skclaw import audit, fingerprints
 from skclaw.context import AppContext
 from skclaw.envsecrets import EnvSecrets, read_env_secrets, store_hint
 from skclaw.errors import RefusedError, SkclawError, SourceError, UsageError, WranglerError
+from skclaw.fingerprints import PushedState
 from skclaw.secret import SecretValue
 from skclaw.wrangler import is_worker_not_found
 
@@ -34,6 +35,16 @@ class EnvPlan:
     overwrite: list[str]
     delete: list[str]
     prune_skipped_reason: str | None = None
+    #: on the Worker with the value skclaw last pushed, and the Worker unchanged since: not pushed
+    unchanged: list[str] = field(default_factory=list)
+    fingerprints: dict[str, str] = field(default_factory=dict)  # name -> keyed fingerprint (no values)
+    state: PushedState | None = None
+    #: the Worker's version changed outside skclaw since its last push (values unknown again)
+    changed_outside: bool = False
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.push or self.delete)
 
     @property
     def env(self) -> str:
@@ -49,6 +60,10 @@ class EnvPlan:
 
     def lines(self) -> list[str]:
         out = []
+        if self.unchanged:
+            out.append(f"unchanged ({len(self.unchanged)}): {', '.join(self.unchanged)}")
+        if self.changed_outside:
+            out.append("changed outside skclaw since its last push: every value is pushed again")
         if self.create:
             out.append(f"create ({len(self.create)}): {', '.join(self.create)}")
         if self.overwrite:
@@ -117,10 +132,37 @@ def worker_names(app: AppContext, env: str, worker: str) -> list[str]:
         raise
 
 
-def plan_env(app: AppContext, secrets: EnvSecrets, *, prune: bool) -> EnvPlan:
-    on_worker = worker_names(app, secrets.env, secrets.target.worker)
+def current_version(app: AppContext, env: str) -> str | None:
+    """The version at 100 % of the env's Worker (None during a split deployment)."""
+    deployment = app.wrangler.deployments_status(env)
+    for item in deployment.get("versions") or []:
+        if isinstance(item, dict) and float(item.get("percentage") or 0) >= 100:
+            return str(item.get("version_id"))
+    return None
+
+
+def plan_env(app: AppContext, secrets: EnvSecrets, *, prune: bool, key: bytes) -> EnvPlan:
+    worker = secrets.target.worker
+    state = fingerprints.load_state(app.project_dir, worker)
+    current: str | None = None
+    changed_outside = False
+    if state.versions:  # skclaw pushed here before: is the Worker still as it left it?
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            names_read = pool.submit(worker_names, app, secrets.env, worker)
+            version_read = pool.submit(current_version, app, secrets.env)
+        on_worker = names_read.result()
+        try:
+            current = version_read.result()
+        except SkclawError:
+            current = None  # unknown: push every value (never skip on a guess)
+        changed_outside = not state.knows(current)
+    else:
+        on_worker = worker_names(app, secrets.env, worker)
     present = set(on_worker)
     push = [k for k in secrets.manifest if k in secrets.values]
+    prints = {k: fingerprints.fingerprint(key, worker, k, secrets.values[k]) for k in push}
+    unchanged = [k for k in state.unchanged(prints, current) if k in present]
+    push = [k for k in push if k not in unchanged]
     create = [k for k in push if k not in present]
     overwrite = [k for k in push if k in present]
     delete: list[str] = []
@@ -131,7 +173,8 @@ def plan_env(app: AppContext, secrets: EnvSecrets, *, prune: bool) -> EnvPlan:
         else:
             manifest = set(secrets.manifest)
             delete = sorted(k for k in on_worker if k not in manifest)
-    return EnvPlan(secrets, on_worker, create, overwrite, delete, skipped)
+    return EnvPlan(secrets, on_worker, create, overwrite, delete, skipped, unchanged, prints, state,
+                   changed_outside)
 
 
 def plan_all(
@@ -140,8 +183,9 @@ def plan_all(
     """Plan every env in parallel. Envs are independent: one that cannot be planned (API down,
     auth) is returned as a failure and the others go on; a refusal (a missing Worker) refuses the
     whole run, before anything changed."""
+    key = fingerprints.load_key(app.environ)
     with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_ENVS, max(1, len(resolved)))) as pool:
-        futures = [(s.env, pool.submit(plan_env, app, s, prune=prune)) for s in resolved]
+        futures = [(s.env, pool.submit(plan_env, app, s, prune=prune, key=key)) for s in resolved]
         plans = []
         failures: dict[str, SkclawError] = {}
         for env, future in futures:
@@ -158,7 +202,7 @@ def plan_all(
 def apply_env(app: AppContext, plan: EnvPlan, *, method: str) -> EnvOutcome:
     wrangler = app.wrangler
     env = plan.env
-    outcome = EnvOutcome(worker=plan.worker, status="ok")
+    outcome = EnvOutcome(worker=plan.worker, status="ok", extra={"unchanged": plan.unchanged})
     values: dict[str, SecretValue] = {k: plan.secrets.values[k] for k in plan.push}
     use_bulk = method == "bulk" and wrangler.version.bulk_stdin_json
     deletes_in_bulk = use_bulk and bool(plan.delete) and wrangler.version.bulk_null_deletes
@@ -185,7 +229,28 @@ def apply_env(app: AppContext, plan: EnvPlan, *, method: str) -> EnvOutcome:
     except SkclawError as exc:
         outcome.status = "failed"
         outcome.error = str(exc)  # message and what to do next
+    if outcome.pushed or outcome.deleted:
+        remember_push(app, plan, outcome)
     return outcome
+
+
+def remember_push(app: AppContext, plan: EnvPlan, outcome: EnvOutcome) -> None:
+    """Keep the fingerprints of what reached the Worker and the version that holds them, so the
+    next sync with the same values pushes nothing. Best effort: when the new version cannot be
+    read, the state says nothing is known and the next sync pushes everything (never the reverse)."""
+    state = plan.state or fingerprints.PushedState(plan.worker)
+    version: str | None = None
+    if outcome.status == "ok":
+        try:
+            version = current_version(app, plan.env)
+        except SkclawError:
+            version = None
+    pushed = {k: plan.fingerprints[k] for k in outcome.pushed if k in plan.fingerprints}
+    state.record(pushed, outcome.deleted, version)
+    try:
+        fingerprints.save_state(app.project_dir, state)
+    except (OSError, SkclawError) as exc:
+        app.output.warn(f"{plan.env}: could not keep what was pushed ({exc}); the next sync pushes every value")
 
 
 def apply_all(

@@ -72,10 +72,11 @@ def test_exact_values_reach_both_workers_in_one_version_each(
         assert result[env]["status"] == "ok"
         assert sorted(result[env]["pushed"]) == sorted(AWKWARD)
         assert result[env]["worker"] == worker
-    # one `secret list` and one `secret bulk` per env
+    # per env: one `secret list`, one `secret bulk`, and one read of the version that holds them
     calls = [c for c in wrangler_calls(wrangler_bin)[calls_before:] if c[1:2] != ["--version"]]
-    assert len(calls) == 4
-    assert sorted(c[1:3] for c in calls) == [["secret", "bulk"]] * 2 + [["secret", "list"]] * 2
+    assert len(calls) == 6
+    assert sorted(c[1:3] for c in calls) == (
+        [["deployments", "status"]] * 2 + [["secret", "bulk"]] * 2 + [["secret", "list"]] * 2)
     # values travel on stdin only
     for call in calls:
         for value in [*env_values("staging").values(), *env_values("production").values()]:
@@ -269,6 +270,8 @@ def test_no_canary_leaks_anywhere(
     ]
     emulator.inject_fault("PATCH", r"/(settings|secrets-bulk)$", status=400, code=10021,
                           message=f"validation failed for {canary}", times=-1)
+    # A change outside skclaw: the values are unknown again, so the third run pushes (and fails).
+    emulator.put_secret(synced_project.worker("staging"), "UNRELATED", "x")
     runs.append(skclaw(["-vv", "secrets", "sync", "-e", "staging", "--json"], project=synced_project.path,
                        wrangler=wrangler_bin))
     assert [r.code for r in runs] == [0, 0, 1]
@@ -330,3 +333,69 @@ def descendants(root: int) -> list[int]:
                 found.append(pid)
                 frontier.append(pid)
     return found
+
+
+# ----------------------------------------------------------------------------- idempotent sync
+
+
+def test_a_sync_with_nothing_changed_pushes_nothing_and_asks_nothing(
+    synced_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path, cf_env: dict[str, str],
+    isolated_home: Path,
+) -> None:
+    first = skclaw(["secrets", "sync", "-e", "staging", "-e", "production", "--yes", "--json"],
+                   project=synced_project.path, wrangler=wrangler_bin)
+    assert first.code == 0, first.stderr
+    versions = {env: len(emulator.versions(synced_project.worker(env))) for env in synced_project.envs}
+    emulator.clear_requests()
+
+    # No --yes: an env with no change needs no consent, even production in a non-interactive run.
+    again = skclaw(["secrets", "sync", "-e", "staging", "-e", "production", "--json"],
+                   project=synced_project.path, wrangler=wrangler_bin)
+
+    assert again.code == 0, again.stderr
+    for env in synced_project.envs:
+        entry = again.envelope["result"]["environments"][env]
+        assert entry["status"] == "ok" and entry["pushed"] == [] and sorted(entry["unchanged"]) == sorted(AWKWARD)
+        assert len(emulator.versions(synced_project.worker(env))) == versions[env]  # no new version
+    assert emulator.requests_to("PATCH", r"/(settings|secrets-bulk)$") == []
+    assert f"unchanged ({len(AWKWARD)})" in again.stderr
+    # What is kept: fingerprints under .skclaw/, the key under the user's config dir; no values.
+    state = (synced_project.path / ".skclaw" / "pushed" / "demo-worker-prod.json").read_text()
+    key = isolated_home / ".config" / "skclaw" / "fingerprint.key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    for value in env_values("production").values():
+        assert value not in state
+
+
+def test_a_change_made_outside_skclaw_makes_every_value_unknown_again(
+    synced_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path, cf_env: dict[str, str]
+) -> None:
+    assert skclaw(["secrets", "sync", "-e", "staging", "--yes"], project=synced_project.path,
+                  wrangler=wrangler_bin).code == 0
+    worker = synced_project.worker("staging")
+    emulator.put_secret(worker, "API_TOKEN", "edited-in-the-dashboard")  # a version skclaw never saw
+
+    again = skclaw(["secrets", "sync", "-e", "staging", "--yes", "--json"], project=synced_project.path,
+                   wrangler=wrangler_bin)
+
+    assert again.code == 0, again.stderr
+    assert sorted(again.envelope["result"]["environments"]["staging"]["pushed"]) == sorted(AWKWARD)
+    assert emulator.secrets(worker)["API_TOKEN"] == env_values("staging")["API_TOKEN"]
+    assert "changed outside skclaw" in again.stderr
+
+
+def test_only_values_that_changed_in_the_source_are_pushed(
+    synced_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path, cf_env: dict[str, str]
+) -> None:
+    assert skclaw(["secrets", "sync", "-e", "staging", "--yes"], project=synced_project.path,
+                  wrangler=wrangler_bin).code == 0
+    values = env_values("staging") | {"EQUALS": "a brand new value"}
+    configure(synced_project, required=list(AWKWARD), values={"staging": values})
+
+    again = skclaw(["secrets", "sync", "-e", "staging", "--yes", "--json"], project=synced_project.path,
+                   wrangler=wrangler_bin)
+
+    entry = again.envelope["result"]["environments"]["staging"]
+    assert again.code == 0 and entry["pushed"] == ["EQUALS"]
+    assert sorted(entry["unchanged"]) == sorted(k for k in AWKWARD if k != "EQUALS")
+    assert emulator.secrets(synced_project.worker("staging"))["EQUALS"] == "a brand new value"

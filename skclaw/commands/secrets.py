@@ -131,7 +131,8 @@ def sync(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | N
     }
     if dry_run:
         planned = {p.env: engine.EnvOutcome(p.worker, "dry-run", extra={
-            "plan": {"create": p.create, "overwrite": p.overwrite, "delete": p.delete}}).to_json() for p in plans}
+            "plan": {"create": p.create, "overwrite": p.overwrite, "delete": p.delete, "unchanged": p.unchanged}}
+        ).to_json() for p in plans}
         planned.update({env: o.to_json() for env, o in unplanned.items()})
         if unplanned:
             message = f"secrets sync --dry-run could not plan {', '.join(unplanned)} (a dry run still reads Cloudflare)"
@@ -142,6 +143,9 @@ def sync(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | N
     from skclaw.safety import request_consent
 
     for plan in plans:
+        if not plan.has_changes:  # nothing to push: no question, no version
+            out.step(f"{plan.env} → {plan.worker}: {'; '.join(plan.lines())}")
+            continue
         try:
             request_consent(
                 app, env=plan.env, action="secrets sync",
@@ -166,8 +170,9 @@ def sync(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | N
 
     for env, o in unplanned.items():
         engine.record_audit_failure(app, env, o)
-    todo = [p for p in plans if p.push or p.delete]
-    results = {p.env: engine.EnvOutcome(p.worker, "skipped") for p in plans if p not in todo}
+    todo = [p for p in plans if p.has_changes]
+    results = {p.env: engine.EnvOutcome(p.worker, "ok", extra={"unchanged": p.unchanged})
+               for p in plans if p not in todo}
     results.update(unplanned)
     try:
         # Each wrangler call shows its own live line (env, what, elapsed, retries).
@@ -185,7 +190,7 @@ def sync(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | N
         )
         interrupted.partial_result = {"environments": {e: o.to_json() for e, o in results.items()}}
         raise interrupted from None
-    changed = [e for e, o in results.items() if o.status == "ok"]
+    changed = [e for e, o in results.items() if o.pushed or o.deleted]
     failed = [e for e, o in results.items() if o.status == "failed"]
     ordered = {s.env: results[s.env].to_json() for s in resolved if s.env in results}
     return _finish(app, ordered, changed, failed, "secrets sync")
