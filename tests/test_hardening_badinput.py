@@ -220,7 +220,7 @@ CASES = [
          stdin=b"\xc3\x28"),
     Case("source-oversized-value", SYNC, 2, "larger than",
          {".secrets/staging.env": 'API_TOKEN="' + "z" * 6000 + '"\n'}),
-    Case("dotenv-not-utf8", SYNC, 1, "is not UTF-8 text", {".secrets/staging.env": b"API_TOKEN=\xff\xfe\n"}),
+    Case("dotenv-not-utf8", SYNC, 2, "the value of API_TOKEN", {".secrets/staging.env": b"API_TOKEN=\xff\xfe\n"}),
     Case("dotenv-syntax", SYNC, 2, "line 2", {".secrets/staging.env": 'A=1\nAPI_TOKEN="never closed\n'}),
     Case("dotenv-is-a-fifo", SYNC, 1, "staging.env", {".secrets/staging.env": FIFO}),
     Case("dotenv-is-a-directory", SYNC, 1, "is a directory", {".secrets/staging.env": DIR}),

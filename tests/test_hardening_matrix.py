@@ -29,11 +29,13 @@ pytestmark = pytest.mark.wrangler
 
 PROTECTED, UNPROTECTED = "production", "staging"
 FLAGS: dict[str, list[str]] = {"none": [], "yes": ["--yes"], "confirm": ["--yes", "--confirm-env", "{env}"]}
-DESTRUCTIVE_SQL = (
+# Applied before the run: a table with a row in it. Pending: a DELETE that empties it (rows the
+# pending set itself inserted would not count: the replay judges what existed before).
+APPLIED_SQL = (
     "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT);\n"
     "INSERT INTO users (email) VALUES ('seed@example.com');\n"
-    "DELETE FROM users;\n"
 )
+DESTRUCTIVE_SQL = "DELETE FROM users;\n"
 
 
 def expected_code(env: str, destructive: bool, flags: str) -> int:
@@ -230,14 +232,22 @@ class Migrate(Scenario):
 
 
 class MigrateDestructive(Migrate):
-    name = "migrate --remote (DELETE without WHERE)"
+    name = "migrate --remote (DELETE of existing rows)"
     destructive = True
 
     def setup(self, ctx: Ctx) -> None:
         super().setup(ctx)
         for path in ctx.project.migrations_dir.glob("*.sql"):
             path.unlink()
-        (ctx.project.migrations_dir / "0001_seed_and_clear.sql").write_text(DESTRUCTIVE_SQL)
+        (ctx.project.migrations_dir / "0001_seed.sql").write_text(APPLIED_SQL)
+        (ctx.project.migrations_dir / "0002_clear.sql").write_text(DESTRUCTIVE_SQL)
+
+    def prepare(self, ctx: Ctx, env: str) -> None:
+        super().prepare(ctx, env)  # an empty database, then 0001 applied as wrangler records it
+        ctx.emulator.d1_query(ctx.d1(env), APPLIED_SQL)
+        ctx.emulator.d1_query(ctx.d1(env), "CREATE TABLE d1_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+                              "name TEXT UNIQUE, applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL)")
+        ctx.emulator.d1_query(ctx.d1(env), "INSERT INTO d1_migrations (name) VALUES ('0001_seed.sql')")
 
     def verify(self, ctx: Ctx, env: str) -> None:
         assert ctx.emulator.d1_query(ctx.d1(env), "SELECT count(*) AS n FROM users") == [{"n": 0}]
