@@ -111,6 +111,32 @@ def bench_sync() -> None:
     print(f"  speed-up {t_naive / t_skclaw:.1f}x   (goal >= 8x; <= 2 wrangler starts and 1 version per env)")
 
 
+def bench_repeat(runs: int = 3) -> None:
+    """The same `secrets sync` run again and again with nothing changed: versions made, wall time."""
+    wrangler = Path(os.environ["SKCLAW_TEST_WRANGLER"])
+    with CloudflareEmulator() as cf, tempfile.TemporaryDirectory(prefix="skclaw-bench-") as tmp:
+        root = Path(tmp)
+        make_project(root, wrangler)
+        home = root / "home"
+        home.mkdir()
+        env = {
+            "PATH": os.environ["PATH"], "HOME": str(home), "CLOUDFLARE_API_BASE_URL": cf.base_url,
+            "CLOUDFLARE_API_TOKEN": cf.token, "CLOUDFLARE_ACCOUNT_ID": cf.account_id,
+            "WRANGLER_SEND_METRICS": "false", "WRANGLER_HIDE_BANNER": "true", "NO_PROXY": "127.0.0.1",
+            **{k: os.environ[k] for k in ("PYTHONPATH",) if k in os.environ},
+        }
+        for e in ENVS:
+            cf.seed_worker(f"bench-{e}")
+        skclaw = [str(Path(sys.executable).parent / "skclaw"), "-C", str(root), "--wrangler", str(wrangler)]
+        before = {e: len(cf.versions(f"bench-{e}")) for e in ENVS}
+        walls = [timed([*skclaw, "secrets", "sync", "--json", *[a for e in ENVS for a in ("-e", e)]], env=env)
+                 for _ in range(runs)]
+        made = {e: len(cf.versions(f"bench-{e}")) - before[e] for e in ENVS}
+    print(f"\nrepeated secrets sync, nothing changed ({runs} runs, {N_SECRETS} secrets x {len(ENVS)} envs)")
+    print(f"  new versions per env: {'/'.join(str(made[e]) for e in ENVS)}   (goal: 1, the first sync)")
+    print(f"  wall per run: {', '.join(f'{w:.2f}s' for w in walls)}")
+
+
 def bench_release(runs: int = 3) -> None:
     """`skclaw deploy` and `skclaw migrate --remote` against the raw wrangler commands they wrap,
     side by side on one tiny Worker (where skclaw's share of the time is largest)."""
@@ -173,5 +199,7 @@ if __name__ == "__main__":
         bench_help()
     if not only or "sync" in only:
         bench_sync()
+    if not only or "repeat" in only:
+        bench_repeat()
     if not only or "release" in only:
         bench_release()
