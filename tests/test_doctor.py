@@ -75,3 +75,28 @@ def test_doctor_reports_a_missing_wrangler_and_broken_config(tmp_path: Path) -> 
     broken = skclaw(["doctor", "--json"], project=tmp_path)
     assert broken.code == 1
     assert checks_by_name(broken.envelope)["config"]["status"] == "fail"
+
+
+def test_doctor_report_lines_up_and_ends_with_the_problems_and_their_fixes(
+    sample_project: SampleProject, wrangler_bin: Path, cf_env: dict[str, str], emulator: object
+) -> None:
+    (sample_project.path / ".skclaw.jsonc").write_text(
+        '{"secrets": {"required": ["API_TOKEN"], "source": "envfile"}, "envs": ["staging", "production"]}'
+    )
+    (sample_project.path / ".secrets").mkdir()
+    path = sample_project.path / ".secrets" / "staging.env"
+    path.write_text("API_TOKEN=ok-value-1234\n")
+    path.chmod(0o600)
+    (sample_project.path / ".secrets" / "production.env").write_text("")
+    (sample_project.path / ".secrets" / "production.env").chmod(0o600)
+    run = skclaw(["doctor"], project=sample_project.path, wrangler=wrangler_bin)
+    assert run.code == 1, run.output
+    lines = run.stdout.splitlines()
+    config = next(line for line in lines if " wrangler config " in line)
+    node = next(line for line in lines if " node " in line)
+    failing = next(line for line in lines if " env:production " in line)
+    assert config[2:6] == "ok  " and failing[2:6] == "FAIL"
+    # The detail column lines up, whatever the name's length.
+    assert config.index(str(sample_project.path)) == node.index("v2") == failing.index("required secret")
+    assert "1 problem:" in run.stdout
+    assert 'env:production: printf %s "$VALUE" | skclaw secrets set KEY --env production' in run.stdout

@@ -20,6 +20,33 @@ class Check:
     name: str
     status: str  # ok | warn | fail
     detail: str
+    fix: str | None = None  # what to run or change, for a check that failed
+
+
+def fix_for(check: Check, app: AppContext) -> str | None:
+    """The next step for a failed check (shown in doctor's closing list)."""
+    if check.fix:
+        return check.fix
+    name, detail = check.name, check.detail
+    if name == "wrangler":
+        return "npm i -D wrangler   (or point skclaw at one: --wrangler PATH / SKCLAW_WRANGLER)"
+    if name == "node":
+        return "install Node.js 20 or newer"
+    if name == "auth":
+        if "could not be reached" in detail:
+            return "check the network (and CLOUDFLARE_API_BASE_URL, HTTPS_PROXY), then re-run skclaw doctor"
+        return "export CLOUDFLARE_API_TOKEN=<a token with Workers Scripts: Edit>   (or run: npx wrangler login)"
+    if name.startswith("env:"):
+        env = name.removeprefix("env:")
+        flag = "" if env == DEFAULT_ENV else f" --env {env}"
+        if "cannot be used here" in detail:
+            return (f"pick a source that works here: set \"environments\": {{\"{env}\": {{\"source\": \"envfile\"}}}} "
+                    "in .skclaw.jsonc (or vault / environ)")
+        if "missing" in detail:
+            return f"printf %s \"$VALUE\" | skclaw secrets set KEY{flag}   (for each missing KEY)"
+    if name in ("config", "skclaw config"):
+        return "fix .skclaw.jsonc (the message above names the line), or re-create it: skclaw init --yes"
+    return None
 
 
 def _check_tools(app: AppContext, checks: list[Check]) -> Any:
@@ -206,12 +233,23 @@ def doctor(app: AppContext, envs: tuple[str, ...]) -> Outcome:
         _check_protection(app, checks)
 
     out = app.output
-    marks = {"ok": "[green]ok[/green]", "warn": "[yellow]warn[/yellow]", "fail": "[red]FAIL[/red]"}
+    colour = {"ok": "green", "warn": "yellow", "fail": "red"}
+    label = {"ok": "ok", "warn": "warn", "fail": "FAIL"}
     from rich.markup import escape
 
     for check in checks:
-        out.result_markup(f"{marks[check.status]:>20}  {escape(check.name)}: {escape(check.detail)}")
+        if check.status == "fail":
+            check.fix = fix_for(check, app)
+    width = max(len(c.name) for c in checks)
+    for check in checks:  # padded as plain text, then coloured: the columns line up
+        status = f"[{colour[check.status]}]{label[check.status]:<4}[/{colour[check.status]}]"
+        out.result_markup(f"  {status}  {escape(check.name):<{width}}  {escape(check.detail)}")
     failed = [c.name for c in checks if c.status == "fail"]
+    problems = [c for c in checks if c.status == "fail"]
+    if problems:
+        out.result(f"\n{len(problems)} problem{'s' if len(problems) != 1 else ''}:")
+        for check in problems:
+            out.result(f"  {check.name}: {check.fix or 'see above'}")
     result = {"checks": [asdict(c) for c in checks], "environments": environments}
     if bad_project is not None:
         out.error(bad_project.message)
