@@ -99,4 +99,24 @@ def test_doctor_report_lines_up_and_ends_with_the_problems_and_their_fixes(
     # The detail column lines up, whatever the name's length.
     assert config.index(str(sample_project.path)) == node.index("v2") == failing.index("required secret")
     assert "1 problem:" in run.stdout
-    assert 'env:production: printf %s "$VALUE" | skclaw secrets set KEY --env production' in run.stdout
+    assert 'env:production: printf %s "$VALUE" | skclaw secrets set API_TOKEN --env production' in run.stdout
+
+
+def test_doctor_right_after_init_names_exactly_what_to_create(
+    sample_project: SampleProject, wrangler_bin: Path, cf_env: dict[str, str], emulator: object
+) -> None:
+    init = skclaw(["init", "--env", "staging", "--source", "envfile", "--required", "API_TOKEN", "--yes"],
+                  project=sample_project.path)
+    assert init.code == 0, init.output
+    assert "printf %s \"$VALUE\" | skclaw secrets set API_TOKEN --env staging" in init.output  # the next step
+    run = skclaw(["doctor"], project=sample_project.path, wrangler=wrangler_bin)
+    assert run.code == 1
+    assert "1 problem:" in run.stdout
+    assert "env:staging: Create it with: skclaw secrets set KEY --env staging" in run.stdout
+    assert "env:production" not in run.stdout and "env:default" not in run.stdout  # only the chosen envs
+    (sample_project.path / ".secrets").mkdir(exist_ok=True)
+    stored = skclaw(["secrets", "set", "API_TOKEN", "--env", "staging"], project=sample_project.path,
+                    input="doctor-after-init-value")
+    assert stored.code == 0, stored.output
+    again = skclaw(["doctor"], project=sample_project.path, wrangler=wrangler_bin)
+    assert again.code == 0, again.output

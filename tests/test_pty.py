@@ -284,9 +284,12 @@ def test_init_wizard_writes_what_was_chosen(term: Term) -> None:
     config = term.project.path / ".skclaw.jsonc"
     config.unlink()
     child = term.spawn("init")
-    child.expect("Protected environments:")
+    child.expect("Environments of this project:")
     child.expect("default")  # the last choice is drawn: the list is complete
-    child.send(DOWN + SPACE + ENTER)  # production stays checked; staging is added
+    child.send(ENTER)  # the env blocks stay checked; the top level (not an env here) stays out
+    child.expect("Protected environments:")
+    child.expect("staging")
+    child.send(DOWN + SPACE + ENTER)  # production stays checked (inferred); staging is added
     child.expect("Default secret source:")
     child.expect("environ")
     child.send(DOWN + DOWN + ENTER)  # keyring -> vault -> envfile
@@ -294,27 +297,24 @@ def test_init_wizard_writes_what_was_chosen(term: Term) -> None:
     child.send(UP + ENTER)  # from the default (envfile) up to vault
     child.expect("Source for staging:")
     child.send(ENTER)
-    child.expect("Source for default:")
-    child.send(DOWN + ENTER)  # environ
-    child.expect(r"Required secrets \(moltworker defaults\):")
-    child.expect("MOLTBOT_GATEWAY_TOKEN")
-    child.send(DOWN + SPACE + ENTER)  # uncheck CF_AI_GATEWAY_ACCOUNT_ID
-    child.expect(r"More required secrets \(comma-separated, empty for none\):")
-    child.send("EXTRA_ONE, EXTRA_TWO" + ENTER)
-    child.expect(r"Add CF_AI_GATEWAY_MODEL as optional\?")
-    child.send("y" + ENTER)
+    child.expect(r"Required secret names \(comma-separated, empty for none\):")
+    child.send("API_TOKEN, EXTRA_ONE" + ENTER)
+    child.expect(r"Optional secret names \(comma-separated, empty for none\):")
+    child.send("CF_AI_GATEWAY_MODEL" + ENTER)
+    child.expect("Next:")
     code, transcript = finish(child)
     assert code == 0, transcript
+    assert "Source for default" not in transcript and "moltworker" not in transcript.lower()
+    assert "skclaw secrets set API_TOKEN --env production" in transcript and "skclaw doctor" in transcript
 
     import pyjson5
 
     written = pyjson5.decode(config.read_text())
+    assert written["envs"] == ["production", "staging"]
     assert written["protectedEnvironments"] == ["production", "staging"]
     assert written["secrets"]["source"] == "envfile"
-    assert written["environments"] == {"production": {"source": "vault"}, "default": {"source": "environ"}}
-    assert written["secrets"]["required"] == [
-        "CLOUDFLARE_AI_GATEWAY_API_KEY", "CF_AI_GATEWAY_GATEWAY_ID", "MOLTBOT_GATEWAY_TOKEN", "EXTRA_ONE", "EXTRA_TWO",
-    ]
+    assert written["environments"] == {"production": {"source": "vault"}}
+    assert written["secrets"]["required"] == ["API_TOKEN", "EXTRA_ONE"]
     assert written["secrets"]["optional"] == ["CF_AI_GATEWAY_MODEL"]
     assert ".secrets/" in (term.project.path / ".gitignore").read_text()
 

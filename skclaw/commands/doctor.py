@@ -155,6 +155,7 @@ def _check_env(app: AppContext, env: str) -> dict[str, Any]:
     except SkclawError as exc:
         report["sourceReachable"] = False
         report["error"] = exc.message
+        report["fix"] = exc.hint
     return report
 
 
@@ -220,11 +221,14 @@ def doctor(app: AppContext, envs: tuple[str, ...]) -> Outcome:
             report = _check_env(app, env)
             environments[env] = report
             if report["error"]:
-                checks.append(Check(f"env:{env}", "fail", report["error"]))
+                checks.append(Check(f"env:{env}", "fail", report["error"], report.pop("fix", None)))
             elif report["missingRequired"]:
+                missing = report["missingRequired"]
+                flag = "" if env == DEFAULT_ENV else f" --env {env}"
                 checks.append(Check(
                     f"env:{env}", "fail",
-                    f"required secret(s) missing from {report['source']}: {', '.join(report['missingRequired'])}",
+                    f"required secret(s) missing from {report['source']}: {', '.join(missing)}",
+                    "; ".join(f'printf %s "$VALUE" | skclaw secrets set {key}{flag}' for key in missing),
                 ))
             else:
                 checks.append(Check(f"env:{env}", "ok", f"{report['worker']} · {report['source']}"))

@@ -12,7 +12,7 @@ from skclaw.cli import Outcome, common_options, run_command
 from skclaw.config import CONFIG_NAMES, validate_secret_name
 from skclaw.context import AppContext
 from skclaw.errors import Cancelled, ConfigError, RefusedError, UsageError
-from skclaw.project import load_project
+from skclaw.project import DEFAULT_ENV, load_project
 
 MOLTWORKER_REQUIRED = (
     "CLOUDFLARE_AI_GATEWAY_API_KEY",
@@ -76,6 +76,24 @@ def render_config(
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def next_steps(envs: list[str], required: list[str], source: str, env_sources: dict[str, str]) -> list[str]:
+    """What to do after init, in order, with the commands."""
+    first = envs[0] if envs else DEFAULT_ENV
+    flag = "" if first == DEFAULT_ENV else f" --env {first}"
+    lines = ["Next:"]
+    if required:
+        key = required[0]
+        if env_sources.get(first, source) == "environ":
+            lines.append(f"  1. export {key}=... in the environment skclaw runs in (for each required secret)")
+        else:
+            lines.append(f"  1. store each required secret: printf %s \"$VALUE\" | skclaw secrets set {key}{flag}")
+    else:
+        lines.append("  1. list the secret names the Worker needs under secrets.required in .skclaw.jsonc")
+    lines.append("  2. skclaw doctor   (checks wrangler, your token and every env's secrets)")
+    lines.append(f"  3. skclaw secrets sync{flag} --dry-run   (the plan, nothing changed), then without --dry-run")
+    return lines
 
 
 def update_gitignore(project_dir: Path) -> list[str]:
@@ -164,18 +182,24 @@ def init(app: AppContext, protected: tuple[str, ...], source: str | None, env_so
     if app.interactive and not asked_anything:
         from skclaw import prompts
 
-        protected_envs = prompts.checkbox("Protected environments:", all_envs, checked=set(protected_envs))
+        # The top level is an env only when there are no env blocks, or the user says so: a first
+        # `doctor` then checks what the project really has.
+        suggested = set(project.env_names) or set(project.defined_envs)
+        picked_envs = prompts.checkbox("Environments of this project:", project.defined_envs, checked=suggested)
+        if not picked_envs:
+            raise UsageError("No environment was chosen; nothing was written.")
+        chosen = all_envs = picked_envs
+        inferred = [e for e in policy.infer_protected(project.env_names) if e in all_envs]
+        protected_envs = prompts.checkbox("Protected environments:", all_envs, checked=set(inferred))
         default_source = prompts.select("Default secret source:", list(SOURCES), default="keyring")
         for env in all_envs:
             choice = prompts.select(f"Source for {env}:", list(SOURCES), default=default_source)
             if choice != default_source:
                 env_sources[env] = choice
-        picked = prompts.checkbox("Required secrets (moltworker defaults):", list(MOLTWORKER_REQUIRED),
-                                  checked=set(MOLTWORKER_REQUIRED))
-        more = prompts.text("More required secrets (comma-separated, empty for none):")
-        req = list(dict.fromkeys([*picked, *(k.strip() for k in more.split(",") if k.strip())]))
-        if prompts.confirm(f"Add {', '.join(MOLTWORKER_OPTIONAL)} as optional?"):
-            opt = list(MOLTWORKER_OPTIONAL)
+        names = prompts.text("Required secret names (comma-separated, empty for none):")
+        req = list(dict.fromkeys(k.strip() for k in names.split(",") if k.strip()))
+        names = prompts.text("Optional secret names (comma-separated, empty for none):")
+        opt = [k for k in dict.fromkeys(k.strip() for k in names.split(",") if k.strip()) if k not in req]
     for name in [*req, *opt]:
         validate_secret_name(name, where="init")
     unknown = [e for e in protected_envs if e not in project.defined_envs]
@@ -199,6 +223,8 @@ def init(app: AppContext, protected: tuple[str, ...], source: str | None, env_so
     )
     if ignored:
         app.output.info(f"added to .gitignore: {', '.join(ignored)}")
+    for line in next_steps(all_envs, req, default_source, env_sources):
+        app.output.info(line)
     result: dict[str, Any] = {"path": str(target), "environments": all_envs, "protectedEnvironments": protected_envs,
                               "source": default_source, "environmentSources": env_sources,
                               "required": req, "optional": opt, "gitignoreAdded": ignored}
