@@ -439,6 +439,7 @@ def test_status_prints_its_result_on_stdout(skclaw: Any, emulator: CloudflareEmu
     run = skclaw("status", "--env", "staging")
     assert run.code == 0, run.stderr
     assert STAGING in run.stdout and version in run.stdout  # `skclaw status | grep` works
+    assert "ago (" in run.stdout or "just now (" in run.stdout  # a relative time, the absolute beside it
     assert version not in run.stderr
 
 

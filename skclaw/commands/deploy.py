@@ -29,6 +29,7 @@ from skclaw.context import AppContext
 from skclaw.errors import FailedError, RefusedError, SkclawError, WranglerError
 from skclaw.project import DEFAULT_ENV, D1Database, EnvTarget
 from skclaw.secret import SecretValue
+from skclaw.timefmt import ago
 from skclaw.wrangler.deployments import BUILD_FAILED_RE, STRICT_ABORT_RE, TOTAL_UPLOAD_RE, version_id_from
 
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -548,7 +549,7 @@ def status(app: AppContext, envs: tuple[str, ...]) -> Outcome:
             out.error(f"{env} · {report['worker']}: {report['error']}")
             continue
         out.result(f"{env} · {report['worker']}")
-        out.result(f"  deployment {deployment['id']} created {deployment['created']} by {deployment['author'] or '?'}")
+        out.result(f"  deployment {deployment['id']} {ago(deployment['created'])} by {deployment['author'] or '?'}")
         if deployment["message"]:
             out.result(f"  message: {deployment['message']}")
         for item in deployment["versions"]:
@@ -632,12 +633,19 @@ def rollback(app: AppContext, version_id: str | None, env: str | None, message: 
             raise FailedError(f"{target.worker} has no deployments; nothing was changed.")
         live = deployment_summary(max(deployments, key=lambda d: str(d.get("created_on") or "")))
         version_id = previous_stable_version(deployments)
+        chosen_from = next((deployment_summary(d) for d in sorted(
+            deployments, key=lambda d: str(d.get("created_on") or ""), reverse=True)[1:]
+            if any(str(v.get("version_id")) == version_id for v in d.get("versions") or [])), None)
         if version_id is None:
             raise FailedError(
                 f"{target.worker} has no earlier deployment with a version at 100 %; nothing was changed.",
                 hint="Name the version: `skclaw rollback VERSION_ID --env ENV` (see `wrangler versions list`).",
             )
         chosen = "the previous stable version"
+        if chosen_from is not None:
+            chosen += f", live {ago(chosen_from['created'])}"
+            if chosen_from.get("message"):
+                chosen += f', "{chosen_from["message"]}"'
     else:
         live = live_deployment(app, env)
         chosen = "given"
@@ -656,8 +664,10 @@ def rollback(app: AppContext, version_id: str | None, env: str | None, message: 
         result.update(verified=True, status="ok")
         return Outcome(result)
 
+    since = f", since {ago(live['created'])}" if live.get("created") else ""
+    said = f', "{live["message"]}"' if live.get("message") else ""
     lines += [
-        f"live now: {_describe_traffic(live)}",
+        f"live now: {_describe_traffic(live)}{since}{said}",
         f"after:    {version_id} (100%, {chosen})",
     ]
     if message:

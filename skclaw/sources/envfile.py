@@ -58,7 +58,12 @@ class EnvfileSource(SecretSource):
         return path if path.is_absolute() else self.context.project_dir / path
 
     def describe(self) -> str:
-        return f"envfile {self.path}"
+        path = self.path
+        try:  # relative to the project when inside it: shorter, and the same on every machine
+            shown = str(path.relative_to(self.context.project_dir))
+        except ValueError:
+            shown = str(path)
+        return f"envfile {shown}"
 
     def read(self, keys: Sequence[str] | None) -> dict[str, SecretValue]:
         values = self._load(missing_ok=False)
