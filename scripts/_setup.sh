@@ -8,7 +8,8 @@ WRANGLER_VERSION="${SKCLAW_TEST_WRANGLER_VERSION:-4.86.0}"
 WRANGLER_DIR="$ROOT/.tools/wrangler-$WRANGLER_VERSION"
 VENV="$ROOT/.venv"
 
-log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
+if [ -t 2 ] && [ -z "${NO_COLOR:-}" ]; then _B=$'\033[1m' _O=$'\033[0m'; else _B= _O=; fi
+log() { printf '%s[setup]%s %s\n' "$_B" "$_O" "$*" >&2; }
 
 need() { command -v "$1" >/dev/null 2>&1 || { log "missing '$1': $2"; exit 1; }; }
 need python3 "install Python 3.11+"
