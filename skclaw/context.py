@@ -235,12 +235,37 @@ class AppContext:
     def is_protected(self, env: str) -> bool:
         return self.protection(env).protected
 
+    @cached_property
+    def account_names(self) -> dict[str, str]:
+        """id -> name of the accounts the credentials see. At a terminal (a person reads the plan)
+        from `wrangler whoami`, once per run; elsewhere nothing: CI does not pay a wrangler start for
+        a label, and a failure here never stops a run."""
+        if not self.interactive:
+            return {}
+        from skclaw.errors import SkclawError
+
+        try:
+            who = self.wrangler.whoami(timeout=20.0)
+        except SkclawError:
+            return {}
+        accounts = who.get("accounts") or []
+        return {str(a["id"]): str(a.get("name") or "") for a in accounts if isinstance(a, dict) and a.get("id")}
+
     def account_label(self, target: EnvTarget) -> str:
+        """The account as `gh auth status` / `wrangler whoami` show it: "name (id)", and where the
+        id comes from."""
         if target.account_id:
-            return f"{target.account_id} (wrangler config)"
-        if self.environ.get("CLOUDFLARE_ACCOUNT_ID"):
-            return f"{self.environ['CLOUDFLARE_ACCOUNT_ID']} (CLOUDFLARE_ACCOUNT_ID)"
-        return "wrangler's default account"
+            account, origin = target.account_id, "wrangler config"
+        elif self.environ.get("CLOUDFLARE_ACCOUNT_ID"):
+            account, origin = self.environ["CLOUDFLARE_ACCOUNT_ID"], "CLOUDFLARE_ACCOUNT_ID"
+        else:
+            names = self.account_names
+            if len(names) == 1:
+                account, name = next(iter(names.items()))
+                return f"{name} ({account}), the token's only account"
+            return "wrangler's default account"
+        known = self.account_names.get(account)
+        return f"{known} ({account}) from {origin}" if known else f"{account} (from {origin})"
 
     def manifest(self, target: EnvTarget) -> tuple[list[str], list[str]]:
         """(required, optional) secret names for an env: config + the env's wrangler secrets.required."""

@@ -363,7 +363,7 @@ def test_consent_prompt_in_a_terminal(
         timeout=90,
         dimensions=(40, 120),
     )
-    child.expect(f"account: +{emulator.account_id}")
+    child.expect(re.escape(f"Test Account ({emulator.account_id}) from CLOUDFLARE_ACCOUNT_ID"))
     child.expect("Worker: +demo-worker-prod")
     child.expect(r"Proceed with deploy on protected environment production\?")
     child.send(answer)

@@ -89,7 +89,8 @@ def term(
 def test_sync_on_production_asks_y_n_after_showing_the_target(answer: str, term: Term) -> None:
     worker = term.project.worker("production")
     child = term.spawn("secrets", "sync", "--env", "production")
-    child.expect(f"account: {term.emulator.account_id}")
+    # The account as `wrangler whoami` names it, with the id and where the id comes from.
+    child.expect(re.escape(f"account: Test Account ({term.emulator.account_id}) from CLOUDFLARE_ACCOUNT_ID"))
     child.expect(f"worker: +{worker}")
     child.expect(r"overwrite \(1\): API_TOKEN")
     child.expect(r"Proceed with secrets sync on protected environment production\?")
@@ -131,7 +132,7 @@ def test_ctrl_d_at_the_y_n_prompt_changes_nothing(term: Term) -> None:
     assert "No answer (end of input); nothing was changed." in transcript
     assert "Value for API_TOKEN" not in transcript  # the value is never asked for
     assert term.envfile("production") == before
-    assert term.emulator.requests == []
+    assert changes(term.emulator) == []  # only reads (whoami names the account in the plan)
 
 
 @pytest.mark.wrangler
@@ -193,7 +194,7 @@ def test_quiet_still_shows_the_target_before_the_question(term: Term) -> None:
     child.expect(r"Proceed with secrets sync on protected environment production\?")
     child.send("n" + ENTER)
     code, transcript = finish(child)
-    assert code == 3 and f"account: {term.emulator.account_id}" in transcript
+    assert code == 3 and f"account: Test Account ({term.emulator.account_id})" in transcript
 
 
 @pytest.mark.wrangler
