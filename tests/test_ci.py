@@ -200,7 +200,7 @@ def documented_command_lines() -> list[tuple[str, str]]:
                 continue
             if fence not in ("bash", "yaml", "sh", "console"):
                 continue
-            text = line.strip().removeprefix("- ").removeprefix("run: ")
+            text = line.strip().removeprefix("- ").removeprefix("run: ").removeprefix("$ ")
             for pattern, value in PLACEHOLDERS.items():
                 text = re.sub(pattern, value, text)
             inner = re.findall(r"\$\((skclaw [^)]*)\)", text)
