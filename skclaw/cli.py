@@ -198,7 +198,7 @@ class Outcome:
     reveal_values: bool = False
 
 
-_KIND_BY_CODE = {1: "failed", 2: "usage", 3: "refused", 4: "partial", 130: "interrupted"}
+_KIND_BY_CODE = {1: "failed", 2: "usage", 3: "refused", 4: "partial", 5: "drift", 130: "interrupted"}
 
 
 def run_command(name: str) -> Callable[[Callable[..., Outcome]], Callable[..., int]]:

@@ -16,6 +16,7 @@ class ExitCode(IntEnum):
     USAGE = 2
     REFUSED = 3
     PARTIAL = 4
+    DRIFT = 5  # `secrets status --check` only
     INTERRUPTED = 130
 
 

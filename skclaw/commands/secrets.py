@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets as _random
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import click
@@ -399,6 +400,90 @@ def rotate(app: AppContext, key: str, envs: tuple[str, ...], all_envs: bool, nby
     outcome = _finish(app, results, ok_envs, failed, "secrets rotate")
     outcome.reveal_values = print_value
     return outcome
+
+
+# -- status (drift) ---------------------------------------------------------------------------
+
+
+def _drift_of(app: AppContext, env: str, source: str | None, key: bytes) -> dict[str, Any]:
+    from skclaw import fingerprints
+    from skclaw.envsecrets import read_env_secrets
+    from skclaw.sync import current_version, worker_names
+
+    found = read_env_secrets(app, env, source_override=source)
+    worker = found.target.worker
+    entry: dict[str, Any] = {"worker": worker, "status": "ok", "source": found.source.describe(), "missing": [],
+                             "extra": [], "sourceChanged": [], "changedOutside": None, "currentVersion": None,
+                             "lastPush": "none", "error": None}
+    state = fingerprints.load_state(app.project_dir, worker)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        names_read = pool.submit(worker_names, app, env, worker)
+        version_read = pool.submit(current_version, app, env)
+    on_worker = set(names_read.result())
+    current = version_read.result()
+    wanted = [*found.required, *(k for k in found.optional if k in found.values)]
+    manifest = set(found.manifest)
+    entry["currentVersion"] = current
+    entry["missing"] = [k for k in wanted if k not in on_worker]
+    entry["extra"] = sorted(k for k in on_worker if k not in manifest)
+    if state.secrets:
+        entry["lastPush"] = "known" if state.knows(current) else "changed since"
+        entry["changedOutside"] = not state.knows(current)
+        entry["sourceChanged"] = sorted(
+            k for k, v in found.values.items()
+            if k in state.secrets and state.secrets[k] != fingerprints.fingerprint(key, worker, k, v)
+        )
+    drift = entry["missing"] or entry["extra"] or entry["sourceChanged"] or entry["changedOutside"]
+    entry["status"] = "drift" if drift else "ok"
+    return entry
+
+
+@secrets.command("status")
+@common_options(multiple_env=True, acts=False)
+@click.option("--all-envs", is_flag=True, help="Every environment of the project.")
+@click.option("--source", metavar="SOURCE", help="Compare with this source instead of the configured one.")
+@click.option("--check", is_flag=True, help="Exit 5 when anything drifted (for a scheduled CI job).")
+@run_command("secrets status")
+def status(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | None, check: bool) -> Outcome:
+    """Drift per env: names missing on or extra to the Worker, values whose source changed since
+    skclaw pushed them, and changes made outside skclaw. Reads Cloudflare; changes nothing."""
+    from skclaw import fingerprints
+
+    selected = app.select_envs(envs, all_envs)
+    key = fingerprints.load_key(app.environ)
+    results: dict[str, Any] = {}
+    failed: list[str] = []
+    with ThreadPoolExecutor(max_workers=min(4, len(selected))) as pool:
+        futures = {env: pool.submit(_drift_of, app, env, source, key) for env in selected}
+    for env, future in futures.items():
+        try:
+            results[env] = future.result()
+        except UsageError:
+            raise
+        except SkclawError as exc:
+            results[env] = {"worker": app.target(env).worker, "status": "failed", "error": exc.message}
+            failed.append(env)
+    out = app.output
+    for env, entry in results.items():
+        if entry["status"] == "failed":
+            out.error(f"{env}: {entry['error']}")
+            continue
+        rows = [(k, "missing on Cloudflare") for k in entry["missing"]]
+        rows += [(k, "on Cloudflare, not in the manifest") for k in entry["extra"]]
+        rows += [(k, "source changed since skclaw pushed it") for k in entry["sourceChanged"]]
+        outside = {True: "yes: the Worker's version is not one skclaw made (values unknown)", False: "no",
+                   None: "unknown: skclaw has not pushed here yet"}[entry["changedOutside"]]
+        out.result(f"{env} → {entry['worker']}: {'in sync' if entry['status'] == 'ok' else 'DRIFT'}")
+        out.result(f"  changed outside skclaw: {outside}")
+        if rows:
+            out.result_table(None, ["secret", "drift"], rows)
+    result = {"environments": results}
+    if failed:
+        return Outcome(result, 1, f"could not check: {', '.join(failed)}")
+    drifted = [env for env, entry in results.items() if entry["status"] == "drift"]
+    if drifted and check:
+        return Outcome(result, 5, f"drift found in {', '.join(drifted)}", kind="drift")
+    return Outcome(result)
 
 
 # -- list -------------------------------------------------------------------------------------
