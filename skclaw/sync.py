@@ -228,10 +228,30 @@ def apply_env(app: AppContext, plan: EnvPlan, *, method: str) -> EnvOutcome:
                 outcome.deleted.append(key)
     except SkclawError as exc:
         outcome.status = "failed"
-        outcome.error = str(exc)  # message and what to do next
+        outcome.error = latest_not_deployed(plan) if pending_version_refusal(exc) else str(exc)
     if outcome.pushed or outcome.deleted:
         remember_push(app, plan, outcome)
     return outcome
+
+
+# Cloudflare refuses a secret change while the Worker's newest version is not the deployed one
+# (after a `versions upload`): 10215, and 10214 on newer APIs.
+PENDING_VERSION_CODES = frozenset({10214, 10215})
+
+
+def pending_version_refusal(exc: SkclawError) -> bool:
+    return isinstance(exc, WranglerError) and (
+        exc.code in PENDING_VERSION_CODES or "latest version of your Worker isn't currently deployed" in exc.detail
+    )
+
+
+def latest_not_deployed(plan: EnvPlan) -> str:
+    return (
+        f"Cloudflare refused the change: the newest version of {plan.worker} is not the deployed one (a "
+        "`wrangler versions upload` waits for `versions deploy`), and secrets cannot change until it is. "
+        f"Nothing was changed on {plan.env}. Deploy the waiting version (`wrangler versions deploy`, or "
+        f"`skclaw deploy --env {plan.env}`) or upload the deployed code again, then sync."
+    )
 
 
 def remember_push(app: AppContext, plan: EnvPlan, outcome: EnvOutcome) -> None:

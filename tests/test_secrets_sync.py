@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -399,3 +400,24 @@ def test_only_values_that_changed_in_the_source_are_pushed(
     assert again.code == 0 and entry["pushed"] == ["EQUALS"]
     assert sorted(entry["unchanged"]) == sorted(k for k in AWKWARD if k != "EQUALS")
     assert emulator.secrets(synced_project.worker("staging"))["EQUALS"] == "a brand new value"
+
+
+def test_a_version_waiting_for_deploy_is_explained_not_a_raw_error(
+    synced_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path, cf_env: dict[str, str],
+    run_wrangler: Any,
+) -> None:
+    worker = synced_project.worker("staging")
+    live = emulator.current_version_id(worker)
+    uploaded = run_wrangler(["versions", "upload", "--config", str(synced_project.config_path), "--env", "staging"],
+                            cwd=synced_project.path, env=cf_env)
+    assert uploaded.returncode == 0, uploaded.stderr
+    assert emulator.versions(worker)[-1]["id"] != live  # the newest is not the deployed one
+
+    run = skclaw(["secrets", "sync", "-e", "staging", "--yes", "--json"], project=synced_project.path,
+                 wrangler=wrangler_bin)
+
+    assert run.code == 1, run.stderr
+    error = run.envelope["result"]["environments"]["staging"]["error"]
+    assert "is not the deployed one" in error and "versions deploy" in error and "Nothing was changed" in error
+    assert emulator.current_version_id(worker) == live
+    assert emulator.secrets(worker) == {"OLD_KEY": "old"}
