@@ -33,6 +33,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "rollback": ("skclaw.commands.deploy:rollback", "Roll an environment back to an earlier version."),
     "migrate": ("skclaw.commands.migrate:migrate", "Apply D1 migrations, safely."),
     "ci": ("skclaw.commands.ci:ci", "CI helpers: the environment matrix for a per-env job fan-out."),
+    "apply": ("skclaw.commands.apply:apply", "Apply a saved plan (--plan-out), or refuse if anything moved."),
 }
 
 

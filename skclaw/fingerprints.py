@@ -38,7 +38,19 @@ def key_path(environ: Mapping[str, str]) -> Path:
 
 
 def load_key(environ: Mapping[str, str]) -> bytes:
-    """The user's fingerprint key, created (0600, in a 0700 dir) on first use; never a symlink."""
+    """The user's fingerprint key, created (0600, in a 0700 dir) on first use; never a symlink.
+    ``SKCLAW_FINGERPRINT_KEY`` (hex, 32+ bytes) overrides it: how a plan made in one CI job is
+    applied in another."""
+    given = environ.get("SKCLAW_FINGERPRINT_KEY")
+    if given:
+        try:
+            key = bytes.fromhex(given.strip())
+        except ValueError:
+            raise UsageError("SKCLAW_FINGERPRINT_KEY must be hex (e.g. from `openssl rand -hex 32`).") from None
+        if len(key) < KEY_BYTES:
+            raise UsageError(f"SKCLAW_FINGERPRINT_KEY must hold at least {KEY_BYTES} bytes "
+                             f"({2 * KEY_BYTES} hex digits).")
+        return key
     path = key_path(environ)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:

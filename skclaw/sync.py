@@ -41,6 +41,8 @@ class EnvPlan:
     state: PushedState | None = None
     #: the Worker's version changed outside skclaw since its last push (values unknown again)
     changed_outside: bool = False
+    #: the version at 100 % when planned (read when skclaw pushed here before, or for a saved plan)
+    deployed_version: str | None = None
 
     @property
     def has_changes(self) -> bool:
@@ -141,12 +143,14 @@ def current_version(app: AppContext, env: str) -> str | None:
     return None
 
 
-def plan_env(app: AppContext, secrets: EnvSecrets, *, prune: bool, key: bytes) -> EnvPlan:
+def plan_env(
+    app: AppContext, secrets: EnvSecrets, *, prune: bool, key: bytes, read_version: bool = False
+) -> EnvPlan:
     worker = secrets.target.worker
     state = fingerprints.load_state(app.project_dir, worker)
     current: str | None = None
     changed_outside = False
-    if state.versions:  # skclaw pushed here before: is the Worker still as it left it?
+    if state.versions or read_version:  # skclaw pushed here before: is the Worker still as it left it?
         with ThreadPoolExecutor(max_workers=2) as pool:
             names_read = pool.submit(worker_names, app, secrets.env, worker)
             version_read = pool.submit(current_version, app, secrets.env)
@@ -155,7 +159,7 @@ def plan_env(app: AppContext, secrets: EnvSecrets, *, prune: bool, key: bytes) -
             current = version_read.result()
         except SkclawError:
             current = None  # unknown: push every value (never skip on a guess)
-        changed_outside = not state.knows(current)
+        changed_outside = bool(state.versions) and not state.knows(current)
     else:
         on_worker = worker_names(app, secrets.env, worker)
     present = set(on_worker)
@@ -174,18 +178,19 @@ def plan_env(app: AppContext, secrets: EnvSecrets, *, prune: bool, key: bytes) -
             manifest = set(secrets.manifest)
             delete = sorted(k for k in on_worker if k not in manifest)
     return EnvPlan(secrets, on_worker, create, overwrite, delete, skipped, unchanged, prints, state,
-                   changed_outside)
+                   changed_outside, current)
 
 
 def plan_all(
-    app: AppContext, resolved: Sequence[EnvSecrets], *, prune: bool
+    app: AppContext, resolved: Sequence[EnvSecrets], *, prune: bool, read_versions: bool = False
 ) -> tuple[list[EnvPlan], dict[str, SkclawError]]:
     """Plan every env in parallel. Envs are independent: one that cannot be planned (API down,
     auth) is returned as a failure and the others go on; a refusal (a missing Worker) refuses the
     whole run, before anything changed."""
     key = fingerprints.load_key(app.environ)
     with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_ENVS, max(1, len(resolved)))) as pool:
-        futures = [(s.env, pool.submit(plan_env, app, s, prune=prune, key=key)) for s in resolved]
+        futures = [(s.env, pool.submit(plan_env, app, s, prune=prune, key=key, read_version=read_versions))
+                   for s in resolved]
         plans = []
         failures: dict[str, SkclawError] = {}
         for env, future in futures:
@@ -323,3 +328,19 @@ def record_audit(app: AppContext, plan: EnvPlan, outcome: EnvOutcome, command: s
 def record_audit_failure(app: AppContext, env: str, outcome: EnvOutcome) -> None:
     audit.record(app.project_dir, command="secrets sync", env=env, worker=outcome.worker, outcome="failed",
                  error=outcome.error)
+
+
+def plan_document(app: AppContext, plans: Sequence[EnvPlan], options: dict[str, Any]) -> dict[str, Any]:
+    """What a saved plan records: per env account, Worker, deployed version, names with keyed
+    fingerprints (never values) and the changes; the options that reproduce the run."""
+    environments = {}
+    for plan in plans:
+        target = plan.secrets.target
+        environments[plan.env] = {
+            "account": target.account_id or app.environ.get("CLOUDFLARE_ACCOUNT_ID") or None,
+            "worker": plan.worker,
+            "deployedVersion": plan.deployed_version,
+            "secrets": dict(sorted(plan.fingerprints.items())),
+            "create": plan.create, "overwrite": plan.overwrite, "delete": plan.delete, "unchanged": plan.unchanged,
+        }
+    return {"command": "secrets sync", "options": options, "environments": environments}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets as _random
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import click
@@ -13,7 +14,7 @@ from skclaw import audit
 from skclaw.cli import Outcome, common_options, run_command
 from skclaw.context import AppContext
 from skclaw.envsecrets import MAX_VALUE_BYTES
-from skclaw.errors import InterruptedRun, RefusedError, SkclawError, UsageError, WranglerError
+from skclaw.errors import FailedError, InterruptedRun, RefusedError, SkclawError, UsageError, WranglerError
 from skclaw.secret import SecretValue
 
 
@@ -70,10 +71,24 @@ def _finish(app: AppContext, results: dict[str, Any], ok_envs: list[str], failed
               "from Cloudflare: needs credentials and the network.")
 @click.option("--method", type=click.Choice(["bulk", "put"]), default="bulk", show_default=True,
               help="bulk: one new version per env; put: one `secret put` per key.")
+@click.option("--plan-out", "plan_out", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Write the plan (names, keyed fingerprints, deployed versions; no values) and change "
+              "nothing; `skclaw apply FILE` does exactly that plan later, or refuses if anything moved.")
 @run_command("secrets sync")
 def sync(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | None, only: tuple[str, ...],
-         prune: bool, local: bool, dry_run: bool, method: str) -> Outcome:
+         prune: bool, local: bool, dry_run: bool, method: str, plan_out: Path | None) -> Outcome:
     """Push each environment's secrets from its source to its Worker."""
+    if plan_out is not None and (local or dry_run):
+        raise UsageError("--plan-out writes a plan for Cloudflare: not with --local or --dry-run.")
+    return run_sync(app, envs=envs, all_envs=all_envs, source=source, only=only, prune=prune, local=local,
+                    dry_run=dry_run or plan_out is not None, method=method, plan_out=plan_out)
+
+
+def run_sync(app: AppContext, *, envs: tuple[str, ...], all_envs: bool, source: str | None, only: tuple[str, ...],
+             prune: bool, local: bool, dry_run: bool, method: str, plan_out: Path | None = None,
+             expected: dict[str, Any] | None = None) -> Outcome:
+    """The sync pipeline: resolve, plan, (save the plan | compare with a saved one), gate, apply."""
+    from skclaw import saved_plan
     from skclaw import sync as engine
 
     if prune and only:
@@ -115,9 +130,27 @@ def sync(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | N
             hint="A dry run still reads Cloudflare (the Worker's secret names): it needs credentials "
             "and the network too. `--local` needs neither." if dry_run else "",
         )
-    plans, planning_failures = engine.plan_all(app, resolved, prune=prune)
+    saving = plan_out is not None or expected is not None
+    plans, planning_failures = engine.plan_all(app, resolved, prune=prune, read_versions=saving)
     for env, exc in planning_failures.items():
         out.error(f"{env}: could not be planned: {exc.message}")
+    if saving and planning_failures:
+        raise FailedError(f"Could not plan {', '.join(planning_failures)}; nothing was written or changed.")
+    if saving:
+        from skclaw import fingerprints
+
+        options = {"envs": [s.env for s in resolved], "prune": prune, "only": list(only), "source": source,
+                   "method": method}
+        document = engine.plan_document(app, plans, options)
+        if expected is not None:
+            moved = saved_plan.differences(expected, document)
+            if moved:
+                raise RefusedError(
+                    "The world moved since the plan was made; nothing was changed:\n  " + "\n  ".join(moved),
+                    hint="Make a new plan with --plan-out, review it, and apply that one.",
+                )
+        elif plan_out is not None:
+            saved_plan.write(plan_out, saved_plan.seal(document, fingerprints.load_key(app.environ)))
     for plan in plans:
         if dry_run:  # otherwise the gate shows each env's plan block, once, before any question
             out.step(f"{plan.env} → {plan.worker} ({plan.secrets.source.describe()})")
@@ -138,6 +171,10 @@ def sync(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | N
         if unplanned:
             message = f"secrets sync --dry-run could not plan {', '.join(unplanned)} (a dry run still reads Cloudflare)"
             return Outcome({"environments": planned, "dryRun": True}, 1, message)
+        if plan_out is not None:
+            out.success(f"plan written to {plan_out} (names and fingerprints, no values); nothing was changed. "
+                        f"Apply it with: skclaw apply {plan_out}")
+            return Outcome({"environments": planned, "dryRun": True, "planFile": str(plan_out)})
         out.success("dry run: nothing was changed")
         return Outcome({"environments": planned, "dryRun": True})
 

@@ -1,0 +1,36 @@
+"""`skclaw apply PLAN_FILE`: do exactly what a saved plan says, or refuse if the world moved."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from skclaw.cli import Outcome, common_options, run_command
+from skclaw.context import AppContext
+from skclaw.errors import UsageError
+
+
+@click.command("apply")
+@click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path), metavar="PLAN_FILE")
+@common_options(env=False)
+@run_command("apply")
+def apply(app: AppContext, plan_file: Path) -> Outcome:
+    """Apply a plan written with --plan-out. It re-reads the sources and Cloudflare first and refuses
+    (exit 3, nothing changed, saying what moved) if anything differs; the consent gate still applies."""
+    from skclaw import fingerprints, saved_plan
+    from skclaw.commands.secrets import run_sync
+
+    document = saved_plan.read(plan_file, fingerprints.load_key(app.environ))
+    command = document.get("command")
+    if command != "secrets sync":
+        raise UsageError(f"{plan_file} is a plan of {command!r}; skclaw apply runs plans of `secrets sync`.")
+    options = document.get("options") or {}
+    envs = options.get("envs") or []
+    if not isinstance(envs, list) or not all(isinstance(e, str) for e in envs):
+        raise UsageError(f"{plan_file} names no environments.")
+    return run_sync(
+        app, envs=tuple(envs), all_envs=False, source=options.get("source"), only=tuple(options.get("only") or ()),
+        prune=bool(options.get("prune")), local=False, dry_run=False, method=str(options.get("method") or "bulk"),
+        expected=document,
+    )

@@ -1,0 +1,103 @@
+"""Saved plans: `secrets sync --plan-out FILE` in one job, `skclaw apply FILE` in another."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from tests.cfemu import CloudflareEmulator
+from tests.conftest import SampleProject
+from tests.hardening import changes, use_envfile, write_envfile
+from tests.skrun import Run, skclaw
+
+STAGING, PRODUCTION = "demo-worker-staging", "demo-worker-prod"
+VALUES = {"API_TOKEN": "plan-token-value-0001", "DB_URL": "postgres://plan-0001"}
+KEY = "ab" * 32
+
+
+def run(project: SampleProject, wrangler: Path, *args: str, key: str | None = KEY) -> Run:
+    return skclaw(list(args), project=project.path, wrangler=wrangler,
+                  env={"CI": None, "SKCLAW_FINGERPRINT_KEY": key})
+
+
+@pytest.fixture
+def planned(sample_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path,
+            cf_env: dict[str, str]) -> Path:
+    for env in sample_project.envs:
+        emulator.seed_worker(sample_project.worker(env), secrets={"API_TOKEN": "old"})
+    use_envfile(sample_project, {env: VALUES for env in sample_project.envs}, required=list(VALUES))
+    emulator.clear_requests()
+    plan = sample_project.path / "plan.json"
+    done = run(sample_project, wrangler_bin, "secrets", "sync", "-e", "staging", "-e", "production",
+               "--plan-out", str(plan), "--json")
+    assert done.code == 0, done.output
+    assert done.envelope["result"]["planFile"] == str(plan)
+    return plan
+
+
+def test_a_plan_changes_nothing_holds_no_values_and_applies_exactly(
+    planned: Path, sample_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path
+) -> None:
+    assert changes(emulator) == []
+    assert stat.S_IMODE(planned.stat().st_mode) == 0o600
+    text = planned.read_text()
+    for value in VALUES.values():
+        assert value not in text
+    document = json.loads(text)
+    assert document["environments"]["production"]["worker"] == PRODUCTION
+    assert document["environments"]["production"]["deployedVersion"] == emulator.current_version_id(PRODUCTION)
+    assert sorted(document["environments"]["staging"]["secrets"]) == sorted(VALUES)
+
+    done = run(sample_project, wrangler_bin, "apply", str(planned), "--yes", "--json")
+
+    assert done.code == 0, done.output
+    for env in sample_project.envs:
+        assert emulator.secrets(sample_project.worker(env)) == VALUES
+
+
+def test_a_value_changed_since_the_plan_is_refused(
+    planned: Path, sample_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path
+) -> None:
+    write_envfile(sample_project, "production", VALUES | {"DB_URL": "postgres://changed-after-review"})
+    done = run(sample_project, wrangler_bin, "apply", str(planned), "--yes", "--json")
+    assert done.code == 3, done.output
+    assert "production: the value of DB_URL changed in the source" in done.envelope["error"]["message"]
+    assert changes(emulator) == []
+
+
+def test_a_version_deployed_by_someone_else_is_refused(
+    planned: Path, sample_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path
+) -> None:
+    before = emulator.current_version_id(STAGING)
+    after = emulator.put_secret(STAGING, "HAND_MADE", "x")
+    emulator.clear_requests()
+    done = run(sample_project, wrangler_bin, "apply", str(planned), "--yes", "--json")
+    assert done.code == 3, done.output
+    message = done.envelope["error"]["message"]
+    assert f"staging: the deployed version was {before}, now {after}" in message
+    assert changes(emulator) == []
+
+
+def test_an_edited_plan_or_another_key_is_refused(
+    planned: Path, sample_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path
+) -> None:
+    other_key = run(sample_project, wrangler_bin, "apply", str(planned), "--yes", "--json", key="cd" * 32)
+    assert other_key.code == 3 and "another fingerprint key" in other_key.envelope["error"]["message"]
+    document = json.loads(planned.read_text())
+    document["environments"]["production"]["delete"] = ["API_TOKEN"]
+    planned.write_text(json.dumps(document))
+    edited = run(sample_project, wrangler_bin, "apply", str(planned), "--yes", "--json")
+    assert edited.code == 3 and "changed after it was written" in edited.envelope["error"]["message"]
+    assert changes(emulator) == []
+
+
+def test_the_gate_still_applies_at_apply_time(
+    planned: Path, sample_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path
+) -> None:
+    done = run(sample_project, wrangler_bin, "apply", str(planned), "--json")  # no --yes: production refuses
+    assert done.code == 3, done.output
+    assert "needs consent" in done.envelope["error"]["message"]
+    assert changes(emulator) == []
