@@ -27,6 +27,16 @@ def timed(argv: list[str], *, env: dict[str, str] | None = None, cwd: Path | Non
     return time.perf_counter() - start
 
 
+def bench_env(cf: CloudflareEmulator, home: Path) -> dict[str, str]:
+    """wrangler and skclaw against the emulator, in a throwaway HOME (PYTHONPATH kept for worktrees)."""
+    return {
+        "PATH": os.environ["PATH"], "HOME": str(home), "CLOUDFLARE_API_BASE_URL": cf.base_url,
+        "CLOUDFLARE_API_TOKEN": cf.token, "CLOUDFLARE_ACCOUNT_ID": cf.account_id,
+        "WRANGLER_SEND_METRICS": "false", "WRANGLER_HIDE_BANNER": "true", "NO_PROXY": "127.0.0.1",
+        **{k: os.environ[k] for k in ("PYTHONPATH",) if k in os.environ},
+    }
+
+
 def bench_help(runs: int = 15) -> None:
     python = sys.executable
     skclaw = str(Path(python).parent / "skclaw")
@@ -68,11 +78,7 @@ def bench_sync() -> None:
         templates = make_project(root, wrangler)
         home = root / "home"
         home.mkdir()
-        env = {
-            "PATH": os.environ["PATH"], "HOME": str(home), "CLOUDFLARE_API_BASE_URL": cf.base_url,
-            "CLOUDFLARE_API_TOKEN": cf.token, "CLOUDFLARE_ACCOUNT_ID": cf.account_id,
-            "WRANGLER_SEND_METRICS": "false", "WRANGLER_HIDE_BANNER": "true", "NO_PROXY": "127.0.0.1",
-        }
+        env = bench_env(cf, home)
         for e in ENVS:
             cf.seed_worker(f"bench-{e}")
         skclaw = str(Path(sys.executable).parent / "skclaw")
@@ -119,12 +125,7 @@ def bench_repeat(runs: int = 3) -> None:
         make_project(root, wrangler)
         home = root / "home"
         home.mkdir()
-        env = {
-            "PATH": os.environ["PATH"], "HOME": str(home), "CLOUDFLARE_API_BASE_URL": cf.base_url,
-            "CLOUDFLARE_API_TOKEN": cf.token, "CLOUDFLARE_ACCOUNT_ID": cf.account_id,
-            "WRANGLER_SEND_METRICS": "false", "WRANGLER_HIDE_BANNER": "true", "NO_PROXY": "127.0.0.1",
-            **{k: os.environ[k] for k in ("PYTHONPATH",) if k in os.environ},
-        }
+        env = bench_env(cf, home)
         for e in ENVS:
             cf.seed_worker(f"bench-{e}")
         skclaw = [str(Path(sys.executable).parent / "skclaw"), "-C", str(root), "--wrangler", str(wrangler)]
@@ -157,12 +158,7 @@ def bench_release(runs: int = 3) -> None:
                                                        "protectedEnvironments": []}))
         home = root / "home"
         home.mkdir()
-        env = {
-            "PATH": os.environ["PATH"], "HOME": str(home), "CLOUDFLARE_API_BASE_URL": cf.base_url,
-            "CLOUDFLARE_API_TOKEN": cf.token, "CLOUDFLARE_ACCOUNT_ID": cf.account_id,
-            "WRANGLER_SEND_METRICS": "false", "WRANGLER_HIDE_BANNER": "true", "NO_PROXY": "127.0.0.1",
-            **{k: os.environ[k] for k in ("PYTHONPATH",) if k in os.environ},
-        }
+        env = bench_env(cf, home)
         cf.seed_worker("rel-staging", secrets={"API_TOKEN": "t"})
         cf.create_d1(db_id, "rel-db")
         skclaw = [str(Path(sys.executable).parent / "skclaw"), "-C", str(root), "--wrangler", str(wrangler)]
