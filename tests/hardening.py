@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from skclaw.dotenv import format_dotenv
+from skclaw.secrets.dotenv import format_dotenv
 from tests.cfemu import CloudflareEmulator, Recorded
 from tests.conftest import REPO_ROOT, SampleProject
 from tests.skrun import Run

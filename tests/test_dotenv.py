@@ -10,14 +10,14 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from skclaw.dotenv import (
+from skclaw.errors import UsageError
+from skclaw.secrets.dotenv import (
     format_dev_vars,
     format_dotenv,
     is_dotenv_key,
     parse_dotenv,
     update_dotenv,
 )
-from skclaw.errors import UsageError
 
 if TYPE_CHECKING:
     from tests.backends import WranglerDevVars

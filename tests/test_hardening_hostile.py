@@ -514,7 +514,7 @@ def test_rotate_no_push_on_production_needs_consent(
     ok = run(sample_project, wrangler_bin, "secrets", "rotate", "API_TOKEN", "--env", "production", "--no-push",
              "--yes", "--json")
     assert ok.code == 0, ok.output
-    from skclaw.dotenv import parse_dotenv
+    from skclaw.secrets.dotenv import parse_dotenv
 
     stored = parse_dotenv((sample_project.path / ".secrets" / "production.env").read_text(),
                           filename="production.env").values

@@ -29,8 +29,8 @@ from typing import Any
 import pytest
 
 from skclaw import cli, process
-from skclaw.dotenv import parse_dotenv
 from skclaw.redact import MASK
+from skclaw.secrets.dotenv import parse_dotenv
 from tests.cfemu import CloudflareEmulator
 from tests.conftest import SampleProject
 from tests.hardening import crash_logs, use_envfile

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from skclaw.dotenv import parse_dotenv
+from skclaw.secrets.dotenv import parse_dotenv
 from tests.cfemu import CloudflareEmulator
 from tests.conftest import SampleProject
 from tests.hardening import Proc, child_env, crash_logs, d1_bootstrap, run_skclaw, use_envfile, write_envfile

@@ -39,7 +39,7 @@ def test_scrub_keeps_user_choices_that_are_safe() -> None:
 
 def test_stdin_is_delivered_and_output_kept_raw_for_parsing() -> None:
     from skclaw.redact import redact
-    from skclaw.secret import SecretValue
+    from skclaw.secrets.value import SecretValue
 
     secret = SecretValue("canary-process-0123")
     done = process.run([sys.executable, "-c", "import sys; print(sys.stdin.read())"],

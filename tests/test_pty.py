@@ -19,7 +19,7 @@ from typing import Any
 import pexpect
 import pytest
 
-from skclaw.dotenv import parse_dotenv
+from skclaw.secrets.dotenv import parse_dotenv
 from tests.cfemu import CloudflareEmulator
 from tests.conftest import SampleProject
 from tests.hardening import SKCLAW_BIN, changes, crash_logs, use_envfile

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from skclaw import process
-from skclaw.dotenv import parse_dotenv
+from skclaw.secrets.dotenv import parse_dotenv
 from tests.cfemu import CloudflareEmulator
 from tests.conftest import SampleProject
 from tests.skrun import skclaw

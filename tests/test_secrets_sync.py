@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from skclaw import process
-from skclaw.dotenv import format_dotenv
+from skclaw.secrets.dotenv import format_dotenv
 from tests.cfemu import CloudflareEmulator
 from tests.conftest import SampleProject
 from tests.skrun import skclaw
@@ -219,7 +219,7 @@ def test_local_writes_dev_vars_that_round_trip(
     assert run.code == 0, run.stderr
     path = synced_project.path / ".dev.vars.staging"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    from skclaw.dotenv import parse_dotenv
+    from skclaw.secrets.dotenv import parse_dotenv
 
     assert parse_dotenv(path.read_text(), filename=path.name).values == env_values("staging")
     assert emulator.requests == []  # no wrangler call reached the API

@@ -12,7 +12,7 @@ from typing import ClassVar
 import pytest
 
 from skclaw.errors import ConfigError, SourceUnavailableError
-from skclaw.secret import SecretValue
+from skclaw.secrets.value import SecretValue
 from skclaw.sources import base
 from skclaw.sources.base import SecretSource, SourceContext, known_source_names, open_source
 

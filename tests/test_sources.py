@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
 
-from skclaw.dotenv import format_dotenv
 from skclaw.errors import SourceError, SourceUnavailableError, UsageError
-from skclaw.secret import SecretValue
+from skclaw.secrets.dotenv import format_dotenv
+from skclaw.secrets.value import SecretValue
 from skclaw.sources.base import SecretSource, SourceContext, open_source
 from skclaw.sources.envfile import EnvfileSource
 from skclaw.sources.environ import EnvironSource
@@ -667,7 +667,7 @@ def test_source_modules_do_not_import_their_libraries_at_import_time() -> None:
     code = (
         "import sys\n"
         "import skclaw.sources.keyring_source, skclaw.sources.vault\n"
-        "import skclaw.sources.envfile, skclaw.sources.environ, skclaw.dotenv\n"
+        "import skclaw.sources.envfile, skclaw.sources.environ, skclaw.secrets.dotenv\n"
         "loaded = [m for m in ('keyring', 'hvac', 'secretstorage', 'requests', 'jeepney')"
         " if m in sys.modules]\n"
         "assert not loaded, loaded\n"

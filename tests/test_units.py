@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from skclaw import audit
-from skclaw.devvars import dev_vars_path, write_dev_vars
 from skclaw.errors import ConfigError, UsageError
 from skclaw.jsonc import load_jsonc
 from skclaw.project import DEFAULT_ENV, load_project
-from skclaw.secret import SecretValue
+from skclaw.secrets.devvars import dev_vars_path, write_dev_vars
+from skclaw.secrets.value import SecretValue
 from skclaw.wrangler import classify_failure
 from tests.conftest import SampleProject
 from tests.skrun import skclaw

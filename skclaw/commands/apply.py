@@ -18,8 +18,9 @@ from skclaw.errors import UsageError
 def apply(app: AppContext, plan_file: Path) -> Outcome:
     """Apply a plan written with --plan-out. It re-reads the sources and Cloudflare first and refuses
     (exit 3, nothing changed, saying what moved) if anything differs; the consent gate still applies."""
-    from skclaw import fingerprints, saved_plan
+    from skclaw import saved_plan
     from skclaw.commands.secrets import run_sync
+    from skclaw.secrets import fingerprints
 
     document = saved_plan.read(plan_file, fingerprints.load_key(app.environ))
     command = document.get("command")

@@ -28,7 +28,7 @@ from skclaw.cli import Outcome, common_options, run_command
 from skclaw.context import AppContext
 from skclaw.errors import FailedError, RefusedError, SkclawError, WranglerError
 from skclaw.project import DEFAULT_ENV, D1Database, EnvTarget
-from skclaw.secret import SecretValue
+from skclaw.secrets.value import SecretValue
 from skclaw.timefmt import ago
 from skclaw.wrangler.deployments import BUILD_FAILED_RE, STRICT_ABORT_RE, TOTAL_UPLOAD_RE, version_id_from
 
@@ -291,7 +291,7 @@ def deploy(
 
     values: dict[str, SecretValue] = {}
     if with_secrets:
-        from skclaw.envsecrets import read_env_secrets, require_complete
+        from skclaw.secrets.manifest import read_env_secrets, require_complete
 
         secrets = read_env_secrets(app, env, enumerate_extra=False)
         require_complete(secrets)

@@ -132,7 +132,7 @@ def _check_auth(app: AppContext, checks: list[Check], wrangler: Any) -> None:
 
 
 def _check_env(app: AppContext, env: str) -> dict[str, Any]:
-    from skclaw.envsecrets import read_env_secrets
+    from skclaw.secrets.manifest import read_env_secrets
 
     target = app.target(env)
     report: dict[str, Any] = {

@@ -13,9 +13,9 @@ import click
 from skclaw import audit
 from skclaw.cli import Outcome, common_options, run_command
 from skclaw.context import AppContext
-from skclaw.envsecrets import MAX_VALUE_BYTES
 from skclaw.errors import FailedError, InterruptedRun, RefusedError, SkclawError, UsageError, WranglerError
-from skclaw.secret import SecretValue
+from skclaw.secrets.manifest import MAX_VALUE_BYTES
+from skclaw.secrets.value import SecretValue
 
 
 @click.group("secrets", context_settings={"help_option_names": ["-h", "--help"]})
@@ -89,7 +89,7 @@ def run_sync(app: AppContext, *, envs: tuple[str, ...], all_envs: bool, source: 
              expected: dict[str, Any] | None = None) -> Outcome:
     """The sync pipeline: resolve, plan, (save the plan | compare with a saved one), gate, apply."""
     from skclaw import saved_plan
-    from skclaw import sync as engine
+    from skclaw.secrets import sync as engine
 
     if prune and only:
         raise UsageError("--prune cannot be combined with --only (it would delete the other keys).")
@@ -137,7 +137,7 @@ def run_sync(app: AppContext, *, envs: tuple[str, ...], all_envs: bool, source: 
     if saving and planning_failures:
         raise FailedError(f"Could not plan {', '.join(planning_failures)}; nothing was written or changed.")
     if saving:
-        from skclaw import fingerprints
+        from skclaw.secrets import fingerprints
 
         options = {"envs": [s.env for s in resolved], "prune": prune, "only": list(only), "source": source,
                    "method": method}
@@ -235,8 +235,8 @@ def run_sync(app: AppContext, *, envs: tuple[str, ...], all_envs: bool, source: 
 
 
 def _sync_local(app: AppContext, resolved: list[Any], dry_run: bool) -> Outcome:
-    from skclaw.devvars import check_dev_vars_target, dev_vars_path, write_dev_vars
-    from skclaw.dotenv import format_dev_vars
+    from skclaw.secrets.devvars import check_dev_vars_target, dev_vars_path, write_dev_vars
+    from skclaw.secrets.dotenv import format_dev_vars
 
     config_dir = app.project.directory
     # Render every file first: an unrepresentable value fails the run before any file is written.
@@ -279,7 +279,7 @@ def _read_value(app: AppContext, key: str) -> str:
 
 
 def _push_one(app: AppContext, env: str, worker: str, key: str, value: SecretValue) -> None:
-    from skclaw.sync import worker_names
+    from skclaw.secrets.sync import worker_names
 
     worker_names(app, env, worker)  # refuse rather than let wrangler create a draft Worker
     app.wrangler.secret_bulk(env, {key: value})
@@ -294,7 +294,7 @@ def _push_one(app: AppContext, env: str, worker: str, key: str, value: SecretVal
 def set_(app: AppContext, key: str, env: str | None, source: str | None, push: bool) -> Outcome:
     """Store KEY for an env (value from stdin or a hidden prompt); --push also sends it."""
     from skclaw.config import validate_secret_name
-    from skclaw.envsecrets import open_env_source
+    from skclaw.secrets.manifest import open_env_source
 
     validate_secret_name(key, where="the command line")
     env_name = app.select_env(env)
@@ -354,7 +354,7 @@ def rotate(app: AppContext, key: str, envs: tuple[str, ...], all_envs: bool, nby
            no_push: bool, print_value: bool, source: str | None) -> Outcome:
     """Give KEY a new random value per env: stored in the source first, then pushed."""
     from skclaw.config import validate_secret_name
-    from skclaw.envsecrets import open_env_source
+    from skclaw.secrets.manifest import open_env_source
 
     validate_secret_name(key, where="the command line")
     selected = app.select_envs(envs, all_envs)
@@ -374,7 +374,7 @@ def rotate(app: AppContext, key: str, envs: tuple[str, ...], all_envs: bool, nby
     for env in stores:
         app.lock_env(env)
     if not no_push:
-        from skclaw.sync import worker_names
+        from skclaw.secrets.sync import worker_names
 
         for env, (target, _store) in stores.items():
             worker_names(app, env, target.worker)  # the Worker must exist before anything changes
@@ -443,9 +443,9 @@ def rotate(app: AppContext, key: str, envs: tuple[str, ...], all_envs: bool, nby
 
 
 def _drift_of(app: AppContext, env: str, source: str | None, key: bytes) -> dict[str, Any]:
-    from skclaw import fingerprints
-    from skclaw.envsecrets import read_env_secrets
-    from skclaw.sync import current_version, worker_names
+    from skclaw.secrets import fingerprints
+    from skclaw.secrets.manifest import read_env_secrets
+    from skclaw.secrets.sync import current_version, worker_names
 
     found = read_env_secrets(app, env, source_override=source)
     worker = found.target.worker
@@ -484,7 +484,7 @@ def _drift_of(app: AppContext, env: str, source: str | None, key: bytes) -> dict
 def status(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | None, check: bool) -> Outcome:
     """Drift per env: names missing on or extra to the Worker, values whose source changed since
     skclaw pushed them, and changes made outside skclaw. Reads Cloudflare; changes nothing."""
-    from skclaw import fingerprints
+    from skclaw.secrets import fingerprints
 
     selected = app.select_envs(envs, all_envs)
     key = fingerprints.load_key(app.environ)
@@ -537,7 +537,7 @@ def list_(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | 
 
     Reads the Worker's secret names from Cloudflare: needs credentials and the network.
     """
-    from skclaw.envsecrets import read_env_secrets
+    from skclaw.secrets.manifest import read_env_secrets
     from skclaw.wrangler import is_worker_not_found
 
     results: dict[str, Any] = {}

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from skclaw.errors import ConfigError, SourceError, SourceUnavailableError
-from skclaw.secret import SecretValue
+from skclaw.secrets.value import SecretValue
 
 ENTRY_POINT_GROUP = "skclaw.sources"
 

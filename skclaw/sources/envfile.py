@@ -1,4 +1,4 @@
-"""The ``envfile`` source: a dotenv file per environment (skclaw's dialect, see skclaw.dotenv).
+"""The ``envfile`` source: a dotenv file per environment (skclaw's dialect, see skclaw.secrets.dotenv).
 
 Settings: ``path`` (default ``.secrets/{env}.env``; placeholders allowed; relative to the project
 directory; ``~`` is the home directory).
@@ -26,9 +26,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from skclaw.dotenv import is_dotenv_key, parse_dotenv, update_dotenv
 from skclaw.errors import SourceError, UsageError
-from skclaw.secret import SecretValue
+from skclaw.secrets.dotenv import is_dotenv_key, parse_dotenv, update_dotenv
+from skclaw.secrets.value import SecretValue
 from skclaw.sources.base import SecretSource, SourceContext
 
 PREVIOUS_SUFFIX = "__PREVIOUS"

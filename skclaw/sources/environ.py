@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from skclaw.errors import SourceError, UsageError
-from skclaw.secret import SecretValue
+from skclaw.secrets.value import SecretValue
 from skclaw.sources.base import SecretSource
 
 

@@ -24,7 +24,7 @@ from typing import Any, ClassVar, TypeVar
 
 from skclaw import redact
 from skclaw.errors import SourceError, SourceUnavailableError, UsageError
-from skclaw.secret import SecretValue
+from skclaw.secrets.value import SecretValue
 from skclaw.sources.base import SecretSource
 
 DEFAULT_SERVICE = "skclaw:{worker}"

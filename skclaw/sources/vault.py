@@ -31,7 +31,7 @@ from typing import Any, ClassVar, TypeVar
 
 from skclaw import redact
 from skclaw.errors import SourceError, SourceUnavailableError, UsageError
-from skclaw.secret import SecretValue
+from skclaw.secrets.value import SecretValue
 from skclaw.sources.base import SecretSource, SourceContext
 
 DEFAULT_URL = "http://127.0.0.1:8200"

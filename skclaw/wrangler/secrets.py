@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 
 from skclaw.errors import UsageError, WranglerError
 from skclaw.redact import redact
-from skclaw.secret import SecretValue
+from skclaw.secrets.value import SecretValue
 from skclaw.wrangler.core import WranglerCore, WranglerResult, flag, json_after_logs, positional
 
 

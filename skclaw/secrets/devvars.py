@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from skclaw.project import DEFAULT_ENV
-from skclaw.secret import SecretValue
+from skclaw.secrets.value import SecretValue
 
 
 def dev_vars_path(config_dir: Path, env: str) -> Path:
@@ -30,7 +30,7 @@ def check_dev_vars_target(path: Path) -> None:
 
 def write_dev_vars(path: Path, values: Mapping[str, SecretValue]) -> None:
     """Render first (a value the dialect cannot hold is exit 2 naming the key), then replace."""
-    from skclaw.dotenv import format_dev_vars
+    from skclaw.secrets.dotenv import format_dev_vars
 
     text = format_dev_vars({key: value.reveal() for key, value in values.items()})
     fd, tmp = tempfile.mkstemp(prefix=".dev.vars.", dir=path.parent)

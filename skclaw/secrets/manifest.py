@@ -10,7 +10,7 @@ from skclaw.config import validate_secret_name
 from skclaw.context import AppContext
 from skclaw.errors import SourceError, UsageError
 from skclaw.project import EnvTarget
-from skclaw.secret import SecretValue
+from skclaw.secrets.value import SecretValue
 from skclaw.sources.base import SecretSource, SourceContext, open_source
 
 MAX_VALUE_BYTES = 5 * 1024  # Cloudflare's limit for one secret

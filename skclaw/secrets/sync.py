@@ -15,12 +15,13 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from skclaw import audit, fingerprints
+from skclaw import audit
 from skclaw.context import AppContext
-from skclaw.envsecrets import EnvSecrets, read_env_secrets, store_hint
 from skclaw.errors import RefusedError, SkclawError, SourceError, UsageError, WranglerError
-from skclaw.fingerprints import PushedState
-from skclaw.secret import SecretValue
+from skclaw.secrets import fingerprints
+from skclaw.secrets.fingerprints import PushedState
+from skclaw.secrets.manifest import EnvSecrets, read_env_secrets, store_hint
+from skclaw.secrets.value import SecretValue
 from skclaw.wrangler import is_worker_not_found
 
 BULK_LIMIT = 100

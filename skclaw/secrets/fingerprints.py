@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from skclaw.errors import UsageError
-from skclaw.secret import SecretValue
+from skclaw.secrets.value import SecretValue
 
 KEY_BYTES = 32
 MAX_VERSIONS = 20
