@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from skclaw import process
-from skclaw.commands.deploy import previous_stable_version
+from skclaw.commands.rollback import previous_stable_version
 from skclaw.credentials import credentials_origin
 from skclaw.errors import FailedError
 from skclaw.wrangler.d1 import parse_pending

@@ -1,0 +1,105 @@
+"""`skclaw status`: the live deployment of each environment's Worker (a result on stdout)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import click
+
+from skclaw.cli import Outcome, common_options, run_command
+from skclaw.context import AppContext
+from skclaw.errors import SkclawError, WranglerError
+from skclaw.timefmt import ago
+
+
+def deployment_summary(raw: Mapping[str, Any]) -> dict[str, Any]:
+    annotations = raw.get("annotations") or {}
+    return {
+        "id": raw.get("id"),
+        "created": raw.get("created_on"),
+        "author": raw.get("author_email"),
+        "message": annotations.get("workers/message"),
+        "source": annotations.get("workers/triggered_by") or raw.get("source"),
+        "versions": [
+            {"versionId": v.get("version_id"), "percentage": v.get("percentage")} for v in raw.get("versions") or []
+        ],
+    }
+
+
+def live_deployment(app: AppContext, env: str) -> dict[str, Any]:
+    """`wrangler deployments status --json`, summarised."""
+    return deployment_summary(app.wrangler.deployments_status(env))
+
+
+def main_version(deployment: Mapping[str, Any]) -> str | None:
+    """The version at 100 %, or None during a split (gradual) deployment."""
+    for item in deployment.get("versions") or []:
+        if float(item.get("percentage") or 0) >= 100:
+            return str(item.get("versionId"))
+    return None
+
+
+def describe_traffic(deployment: Mapping[str, Any]) -> str:
+    return ", ".join(f"{v['versionId']} ({float(v['percentage'] or 0):g}%)" for v in deployment["versions"]) or "none"
+
+
+def _status_of(app: AppContext, env: str) -> dict[str, Any]:
+    from skclaw.wrangler import is_worker_not_found
+
+    target = app.target(env)
+    report: dict[str, Any] = {
+        "worker": target.worker,
+        "status": "ok",
+        "deployment": None,
+        "error": None,
+    }
+    try:
+        report["deployment"] = live_deployment(app, env)
+    except WranglerError as exc:
+        report["error"] = (
+            f"the Worker {target.worker} does not exist (never deployed)" if is_worker_not_found(exc) else exc.message
+        )
+    except SkclawError as exc:
+        report["error"] = exc.message
+    if report["error"]:
+        report["status"] = "failed"
+    return report
+
+
+@click.command("status")
+@common_options(multiple_env=True, acts=False)
+@run_command("status")
+def status(app: AppContext, envs: tuple[str, ...]) -> Outcome:
+    """Show the live deployment of each environment's Worker (versions and their traffic).
+
+    Without --env: the top level, or every env of `envs` when .skclaw.jsonc lists them.
+    """
+    from skclaw.context import check_env_options
+
+    check_env_options(envs, app.environ)
+    chosen = not envs and "SKCLAW_ENV" not in app.environ and app.config.envs is not None
+    selected = app.select_envs(envs, all_envs=chosen)
+    for env in selected:
+        app.target(env)  # config errors are exit 2 before anything runs
+    app.wrangler.require_minimum()
+    with ThreadPoolExecutor(max_workers=min(4, len(selected))) as pool:
+        reports = dict(zip(selected, pool.map(lambda e: _status_of(app, e), selected), strict=True))
+    out = app.output
+    for env, report in reports.items():  # the result: stdout, so `skclaw status | grep` works
+        deployment = report["deployment"]
+        if report["error"]:
+            out.error(f"{env} · {report['worker']}: {report['error']}")
+            continue
+        out.result(f"{env} · {report['worker']}")
+        out.result(f"  deployment {deployment['id']} {ago(deployment['created'])} by {deployment['author'] or '?'}")
+        if deployment["message"]:
+            out.result(f"  message: {deployment['message']}")
+        for item in deployment["versions"]:
+            out.result(f"  {float(item['percentage'] or 0):>5g}%  {item['versionId']}")
+    failed = [env for env, report in reports.items() if report["error"]]
+    result = {"environments": reports}
+    if failed:
+        return Outcome(result, 1, f"status failed for {', '.join(failed)}")
+    return Outcome(result)
