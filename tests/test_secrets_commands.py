@@ -156,3 +156,26 @@ def test_list_shows_names_roles_and_presence(
     # The table is the result: on stdout, so `skclaw secrets list > names.txt` keeps it.
     assert human.code == 0 and "A_REQ" in human.stdout and "required" in human.stdout
     assert not any("value-a" in " ".join(a) for a in process.started_argv())
+
+
+def test_rotate_undo_puts_back_the_previous_value_everywhere(
+    sample_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path, cf_env: dict[str, str]
+) -> None:
+    from tests.hardening import use_envfile
+
+    emulator.seed_worker("demo-worker-staging", secrets={"API_TOKEN": "before-rotation-0001"})
+    use_envfile(sample_project, {"staging": {"API_TOKEN": "before-rotation-0001"}}, required=["API_TOKEN"])
+    rotated = skclaw(["secrets", "rotate", "API_TOKEN", "--env", "staging", "--yes"], project=sample_project.path,
+                     wrangler=wrangler_bin)
+    assert rotated.code == 0, rotated.output
+    assert emulator.secrets("demo-worker-staging")["API_TOKEN"] != "before-rotation-0001"
+
+    undone = skclaw(["secrets", "rotate", "API_TOKEN", "--env", "staging", "--undo", "--yes"],
+                    project=sample_project.path, wrangler=wrangler_bin)
+
+    assert undone.code == 0, undone.output
+    assert emulator.secrets("demo-worker-staging")["API_TOKEN"] == "before-rotation-0001"
+    assert "before-rotation-0001" not in undone.output
+    never = skclaw(["secrets", "rotate", "OTHER_KEY", "--env", "staging", "--undo", "--yes"],
+                   project=sample_project.path, wrangler=wrangler_bin)
+    assert never.code == 2 and "keeps no previous value of OTHER_KEY" in never.output

@@ -349,9 +349,11 @@ def set_(app: AppContext, key: str, env: str | None, source: str | None, push: b
 @click.option("--no-push", is_flag=True, help="Store the new value but do not send it to the Worker.")
 @click.option("--print-value", is_flag=True, help="Print each new value once (stdout / JSON).")
 @click.option("--source", metavar="SOURCE", help="Use this source instead of the configured one.")
+@click.option("--undo", is_flag=True,
+              help="Put back the value KEY had before its last rotation (the source keeps it) and push it.")
 @run_command("secrets rotate")
 def rotate(app: AppContext, key: str, envs: tuple[str, ...], all_envs: bool, nbytes: int, from_stdin: bool,
-           no_push: bool, print_value: bool, source: str | None) -> Outcome:
+           no_push: bool, print_value: bool, source: str | None, undo: bool) -> Outcome:
     """Give KEY a new random value per env: stored in the source first, then pushed."""
     from skclaw.config import validate_secret_name
     from skclaw.secrets.manifest import open_env_source
@@ -360,6 +362,8 @@ def rotate(app: AppContext, key: str, envs: tuple[str, ...], all_envs: bool, nby
     selected = app.select_envs(envs, all_envs)
     if from_stdin and len(selected) != 1:
         raise UsageError("--from-stdin rotates one environment at a time (each env gets its own value).")
+    if undo and from_stdin:
+        raise UsageError("--undo puts back the previous value; it takes no value from stdin.")
     stores = {}
     for env in selected:
         target = app.target(env)
@@ -368,6 +372,14 @@ def rotate(app: AppContext, key: str, envs: tuple[str, ...], all_envs: bool, nby
         if not store.writable:
             raise UsageError(f"The {store.name} source of {env} is read-only; choose another with --source.")
         stores[env] = (target, store)
+    previous: dict[str, SecretValue] = {}
+    if undo:  # every env must have a value to go back to, before anything changes
+        for env, (_target, store) in stores.items():
+            kept = store.read_previous(key)
+            if kept is None:
+                raise UsageError(f"{env}: {store.describe()} keeps no previous value of {key}; nothing was changed.",
+                                 hint="Only a value skclaw rotated or set there can be put back.")
+            previous[env] = kept
 
     from skclaw.safety import request_consent
 
@@ -383,7 +395,8 @@ def rotate(app: AppContext, key: str, envs: tuple[str, ...], all_envs: bool, nby
         where = f"{store.describe()} only (--no-push)" if no_push else f"{store.describe()}, then {target.worker}"
         request_consent(app, env=env, action="secrets rotate" + (" --no-push" if no_push else ""),
                         target_lines=[f"account: {app.account_label(target)}",
-                                      f"worker:  {target.worker}", f"key:     {key} (new value)",
+                                      f"worker:  {target.worker}",
+                                      f"key:     {key} ({'its value before the last rotation' if undo else 'new'})",
                                       f"writes:  {where}"])
 
     stdin_value = None
@@ -395,7 +408,10 @@ def rotate(app: AppContext, key: str, envs: tuple[str, ...], all_envs: bool, nby
     ok_envs: list[str] = []
     failed: list[str] = []
     for env, (target, store) in stores.items():
-        value = SecretValue(stdin_value if stdin_value is not None else _random.token_hex(nbytes))
+        if undo:
+            value = previous[env]
+        else:
+            value = SecretValue(stdin_value if stdin_value is not None else _random.token_hex(nbytes))
         entry: dict[str, Any] = {"worker": target.worker, "status": "ok", "pushed": [], "deleted": [],
                                  "error": None, "stored": False, "source": store.describe()}
         results[env] = entry
