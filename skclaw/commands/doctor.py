@@ -259,7 +259,7 @@ def doctor(app: AppContext, envs: tuple[str, ...]) -> Outcome:
         out.error(bad_project.message)
         return Outcome(result, 2, bad_project.message)
     if failed:
-        message = f"{len(failed)} check(s) failed: {', '.join(failed)}"
+        message = f"{len(failed)} check{'s' if len(failed) != 1 else ''} failed: {', '.join(failed)}"
         out.error(message)  # the report is the result (stdout); the verdict is an error (stderr)
         return Outcome(result, 1, message)
     out.success("all checks passed")

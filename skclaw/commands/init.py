@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -78,9 +79,10 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-def next_steps(envs: list[str], required: list[str], source: str, env_sources: dict[str, str]) -> list[str]:
-    """What to do after init, in order, with the commands."""
-    first = envs[0] if envs else DEFAULT_ENV
+def next_steps(envs: list[str], required: list[str], source: str, env_sources: dict[str, str],
+               protected: Sequence[str] = ()) -> list[str]:
+    """What to do after init, in order, with the commands (tried first on an unprotected env)."""
+    first = next((e for e in envs if e not in protected), envs[0] if envs else DEFAULT_ENV)
     flag = "" if first == DEFAULT_ENV else f" --env {first}"
     lines = ["Next:"]
     if required:
@@ -223,7 +225,7 @@ def init(app: AppContext, protected: tuple[str, ...], source: str | None, env_so
     )
     if ignored:
         app.output.info(f"added to .gitignore: {', '.join(ignored)}")
-    for line in next_steps(all_envs, req, default_source, env_sources):
+    for line in next_steps(all_envs, req, default_source, env_sources, protected_envs):
         app.output.info(line)
     result: dict[str, Any] = {"path": str(target), "environments": all_envs, "protectedEnvironments": protected_envs,
                               "source": default_source, "environmentSources": env_sources,

@@ -251,7 +251,8 @@ def _sync_local(app: AppContext, resolved: list[Any], dry_run: bool) -> Outcome:
             write_dev_vars(path, {k: s.values[k] for k in keys})
             audit.record(app.project_dir, command="secrets sync --local", env=s.env, worker=s.target.worker,
                          outcome="ok", keys=keys, file=path.name)
-            app.output.success(f"{s.env}: wrote {len(keys)} secret(s) to {path.name} (mode 0600)")
+            plural = "s" if len(keys) != 1 else ""
+            app.output.success(f"{s.env}: wrote {len(keys)} secret{plural} to {path.name} (mode 0600)")
         results[s.env] = {"worker": s.target.worker, "status": "dry-run" if dry_run else "ok",
                           "pushed": keys, "deleted": [], "error": None, "file": str(path)}
     return Outcome({"environments": results, "local": True, "dryRun": dry_run})
