@@ -78,9 +78,18 @@ def differences(planned: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]
             moved.append(f"{env}: not in the plan")
             continue
         was, now_env = before[env], after[env]
-        for field, what in (("account", "account"), ("worker", "Worker"), ("deployedVersion", "deployed version")):
+        for field, what in (("account", "account"), ("worker", "Worker"), ("deployedVersion", "deployed version"),
+                            ("database", "D1 database"), ("target", "target")):
             if was.get(field) != now_env.get(field):
                 moved.append(f"{env}: the {what} was {was.get(field)}, now {now_env.get(field)}")
+        was_m, now_m = was.get("migrations") or {}, now_env.get("migrations") or {}
+        for name in sorted(set(was_m) | set(now_m)):
+            if name not in now_m:
+                moved.append(f"{env}: {name} is no longer pending (applied by someone else, or removed)")
+            elif name not in was_m:
+                moved.append(f"{env}: a new migration file {name} is pending")
+            elif was_m[name] != now_m[name]:
+                moved.append(f"{env}: {name} changed since the plan (its SHA-256 differs)")
         was_fp, now_fp = was.get("secrets") or {}, now_env.get("secrets") or {}
         for name in sorted(set(was_fp) | set(now_fp)):
             if name not in now_fp:

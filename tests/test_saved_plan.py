@@ -101,3 +101,54 @@ def test_the_gate_still_applies_at_apply_time(
     assert done.code == 3, done.output
     assert "needs consent" in done.envelope["error"]["message"]
     assert changes(emulator) == []
+
+
+# ----------------------------------------------------------------------------- migrate
+
+
+ADD = "0002_add_posts.sql"
+
+
+@pytest.fixture
+def migrate_plan(sample_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path,
+                 cf_env: dict[str, str]) -> Path:
+    info = sample_project.d1["staging"]
+    emulator.create_d1(info.id, info.name)
+    emulator.d1_query(info.id, (sample_project.migrations_dir / "0001_create_users.sql").read_text())
+    emulator.d1_query(info.id, "CREATE TABLE d1_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, "
+                      "applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL); "
+                      "INSERT INTO d1_migrations (name) VALUES ('0001_create_users.sql')")
+    (sample_project.migrations_dir / ADD).write_text("CREATE TABLE posts (id INTEGER PRIMARY KEY, body TEXT);\n")
+    emulator.clear_requests()
+    plan = sample_project.path / "migrate-plan.json"
+    done = run(sample_project, wrangler_bin, "migrate", "--env", "staging", "--remote", "--plan-out", str(plan),
+               "--json")
+    assert done.code == 0, done.output
+    return plan
+
+
+def test_a_migrate_plan_changes_nothing_and_applies_those_migrations(
+    migrate_plan: Path, sample_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path
+) -> None:
+    info = sample_project.d1["staging"]
+    assert "posts" not in emulator.d1_tables(info.id)
+    document = json.loads(migrate_plan.read_text())
+    assert list(document["environments"]["staging"]["migrations"]) == [ADD]
+    done = run(sample_project, wrangler_bin, "apply", str(migrate_plan), "--yes", "--json")
+    assert done.code == 0, done.output
+    assert done.envelope["result"]["applied"] == [ADD] and "posts" in emulator.d1_tables(info.id)
+
+
+def test_a_new_or_edited_migration_since_the_plan_is_refused(
+    migrate_plan: Path, sample_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path
+) -> None:
+    info = sample_project.d1["staging"]
+    (sample_project.migrations_dir / "0003_drop_users.sql").write_text("DROP TABLE users;\n")
+    added = run(sample_project, wrangler_bin, "apply", str(migrate_plan), "--yes", "--json")
+    assert added.code == 3, added.output
+    assert "a new migration file 0003_drop_users.sql is pending" in added.envelope["error"]["message"]
+    (sample_project.migrations_dir / "0003_drop_users.sql").unlink()
+    (sample_project.migrations_dir / ADD).write_text("CREATE TABLE posts (id INTEGER PRIMARY KEY);\n")
+    edited = run(sample_project, wrangler_bin, "apply", str(migrate_plan), "--yes", "--json")
+    assert edited.code == 3 and f"{ADD} changed since the plan" in edited.envelope["error"]["message"]
+    assert "posts" not in emulator.d1_tables(info.id)

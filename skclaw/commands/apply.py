@@ -24,9 +24,18 @@ def apply(app: AppContext, plan_file: Path) -> Outcome:
 
     document = saved_plan.read(plan_file, fingerprints.load_key(app.environ))
     command = document.get("command")
-    if command != "secrets sync":
-        raise UsageError(f"{plan_file} is a plan of {command!r}; skclaw apply runs plans of `secrets sync`.")
     options = document.get("options") or {}
+    if command == "migrate":
+        from skclaw.commands.migrate import run_migrate
+
+        return run_migrate(
+            app, env=options.get("env"), database=options.get("database"), remote=bool(options.get("remote")),
+            local=bool(options.get("local")), list_only=False, dry_run=False,
+            allow_no_bookmark=bool(options.get("allowNoBookmark")), expected=document,
+        )
+    if command != "secrets sync":
+        raise UsageError(f"{plan_file} is a plan of {command!r}; skclaw apply runs plans of `secrets sync` "
+                         "and `migrate`.")
     envs = options.get("envs") or []
     if not isinstance(envs, list) or not all(isinstance(e, str) for e in envs):
         raise UsageError(f"{plan_file} names no environments.")

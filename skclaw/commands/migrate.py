@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
@@ -216,6 +217,9 @@ class D1Client:
     is_flag=True,
     help="Apply on a protected env even when no Time Travel bookmark can be recorded.",
 )
+@click.option("--plan-out", "plan_out", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Write the plan (database, pending migrations and their SHA-256) and change nothing; "
+              "`skclaw apply FILE` applies exactly those migrations later, or refuses if anything moved.")
 @run_command(COMMAND)
 def migrate(
     app: AppContext,
@@ -226,10 +230,25 @@ def migrate(
     list_only: bool,
     dry_run: bool,
     allow_no_bookmark: bool,
+    plan_out: Path | None,
 ) -> Outcome:
     """Apply an environment's pending D1 migrations, after a lint, consent and a restore point."""
+    if plan_out is not None and (list_only or dry_run):
+        raise UsageError("--plan-out writes a plan and changes nothing: not with --list or --dry-run.")
+    return run_migrate(app, env=env, database=database, remote=remote, local=local, list_only=list_only,
+                       dry_run=dry_run, allow_no_bookmark=allow_no_bookmark, plan_out=plan_out)
+
+
+def run_migrate(
+    app: AppContext, *, env: str | None, database: str | None, remote: bool, local: bool, list_only: bool,
+    dry_run: bool, allow_no_bookmark: bool, plan_out: Path | None = None, expected: dict[str, Any] | None = None,
+) -> Outcome:
+    """The migrate pipeline: target, policy, state, lint, (save the plan | compare with a saved one),
+    consent, restore point, apply."""
     from skclaw.migrations import list_migration_files
 
+    planning = plan_out is not None
+    dry_run = dry_run or planning
     if remote and local:
         raise UsageError("--remote and --local exclude each other.")
     env_name = app.select_env(env)
@@ -319,9 +338,38 @@ def migrate(
         refuse(app, target, result, exc)
     result["findings"] = [f.to_json() for f in findings]
 
+    if planning or expected is not None:
+        from skclaw import saved_plan
+        from skclaw.migrations import sha256_of
+
+        document = {
+            "command": COMMAND,
+            "options": {"env": env_name, "database": database, "remote": remote, "local": local,
+                        "allowNoBookmark": allow_no_bookmark},
+            "environments": {env_name: {
+                "account": env_target.account_id or app.environ.get("CLOUDFLARE_ACCOUNT_ID") or None,
+                "database": target.database_json(), "target": target.location, "pending": pending,
+                "migrations": {name: sha256_of(db.migrations_dir / name) for name in pending},
+            }},
+        }
+        if expected is not None:
+            moved = saved_plan.differences(expected, document)
+            if moved:
+                refuse(app, target, result, RefusedError(
+                    "The world moved since the plan was made; nothing was applied:\n  " + "\n  ".join(moved),
+                    hint="Make a new plan with --plan-out, review it, and apply that one."))
+        elif plan_out is not None:
+            from skclaw.secrets import fingerprints
+
+            saved_plan.write(plan_out, saved_plan.seal(document, fingerprints.load_key(app.environ)))
+            result["planFile"] = str(plan_out)
     if dry_run or not pending:
         show_target(app, target)
         show_plan(app, pending, findings)
+    if planning:
+        result["status"] = "dry-run"
+        app.output.success(f"plan written to {plan_out}; nothing was changed. Apply it with: skclaw apply {plan_out}")
+        return Outcome(result)
     if dry_run:
         result["status"] = "dry-run"
         app.output.success("dry run: nothing was changed")
