@@ -79,7 +79,7 @@ def differences(planned: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]
             continue
         was, now_env = before[env], after[env]
         for field, what in (("account", "account"), ("worker", "Worker"), ("deployedVersion", "deployed version"),
-                            ("database", "D1 database"), ("target", "target")):
+                            ("database", "D1 database"), ("target", "target"), ("bundle", "bundle (SHA-256)")):
             if was.get(field) != now_env.get(field):
                 moved.append(f"{env}: the {what} was {was.get(field)}, now {now_env.get(field)}")
         was_m, now_m = was.get("migrations") or {}, now_env.get("migrations") or {}

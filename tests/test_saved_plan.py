@@ -152,3 +152,44 @@ def test_a_new_or_edited_migration_since_the_plan_is_refused(
     edited = run(sample_project, wrangler_bin, "apply", str(migrate_plan), "--yes", "--json")
     assert edited.code == 3 and f"{ADD} changed since the plan" in edited.envelope["error"]["message"]
     assert "posts" not in emulator.d1_tables(info.id)
+
+
+# ----------------------------------------------------------------------------- deploy
+
+
+@pytest.fixture
+def deploy_plan(sample_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path,
+                cf_env: dict[str, str]) -> Path:
+    import shutil
+
+    shutil.rmtree(sample_project.migrations_dir)  # no pending-migrations check: a deploy-only project
+    emulator.seed_worker(STAGING)
+    emulator.clear_requests()
+    plan = sample_project.path / "deploy-plan.json"
+    done = run(sample_project, wrangler_bin, "deploy", "--env", "staging", "--plan-out", str(plan), "-m", "ship it",
+               "--json")
+    assert done.code == 0, done.output
+    return plan
+
+
+def test_a_deploy_plan_deploys_nothing_then_exactly_that_bundle(
+    deploy_plan: Path, sample_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path
+) -> None:
+    assert changes(emulator) == [] and len(emulator.versions(STAGING)) == 1
+    document = json.loads(deploy_plan.read_text())
+    assert len(document["environments"]["staging"]["bundle"]) == 64
+    done = run(sample_project, wrangler_bin, "apply", str(deploy_plan), "--yes", "--json")
+    assert done.code == 0, done.output
+    assert emulator.current_version_id(STAGING) == done.envelope["result"]["versionId"]
+    assert emulator.deployments(STAGING)[-1]["annotations"]["workers/message"] == "ship it"
+
+
+def test_changed_code_or_a_new_deployment_since_the_plan_is_refused(
+    deploy_plan: Path, sample_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path
+) -> None:
+    live = emulator.current_version_id(STAGING)
+    (sample_project.path / "src" / "index.js").write_text('export default { fetch() { return new Response("x"); } };\n')
+    code = run(sample_project, wrangler_bin, "apply", str(deploy_plan), "--yes", "--json")
+    assert code.code == 3, code.output
+    assert "staging: the bundle (SHA-256) was" in code.envelope["error"]["message"]
+    assert emulator.current_version_id(STAGING) == live

@@ -33,9 +33,17 @@ def apply(app: AppContext, plan_file: Path) -> Outcome:
             local=bool(options.get("local")), list_only=False, dry_run=False,
             allow_no_bookmark=bool(options.get("allowNoBookmark")), expected=document,
         )
+    if command == "deploy":
+        from skclaw.commands.deploy import run_deploy
+
+        return run_deploy(
+            app, env=options.get("env"), dry_run=False, skip_build=bool(options.get("skipBuild")),
+            with_secrets=bool(options.get("withSecrets")), message=options.get("message"),
+            check_migrations=bool(options.get("checkMigrations")), expected=document,
+        )
     if command != "secrets sync":
-        raise UsageError(f"{plan_file} is a plan of {command!r}; skclaw apply runs plans of `secrets sync` "
-                         "and `migrate`.")
+        raise UsageError(f"{plan_file} is a plan of {command!r}; skclaw apply runs plans of `secrets sync`, "
+                         "`migrate` and `deploy`.")
     envs = options.get("envs") or []
     if not isinstance(envs, list) or not all(isinstance(e, str) for e in envs):
         raise UsageError(f"{plan_file} names no environments.")

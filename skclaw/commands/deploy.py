@@ -4,6 +4,7 @@ run never reaches the API."""
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +16,7 @@ import click
 
 from skclaw.cli import Outcome, common_options, run_command
 from skclaw.context import AppContext
-from skclaw.errors import FailedError, WranglerError
+from skclaw.errors import FailedError, RefusedError, UsageError, WranglerError
 from skclaw.preflight import (
     check_pending_migrations,
     check_worker_secrets,
@@ -66,6 +67,9 @@ def bundle_report(outdir: Path, stdout: str) -> dict[str, Any]:
     is_flag=True,
     help="Refuse on protected envs when remote D1 migrations are pending (default: warn).",
 )
+@click.option("--plan-out", "plan_out", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Write the plan (the bundle's SHA-256, the version deployed now, secret fingerprints) and "
+              "deploy nothing; `skclaw apply FILE` deploys exactly that later, or refuses if anything moved.")
 @common_options()
 @run_command("deploy")
 def deploy(
@@ -76,14 +80,66 @@ def deploy(
     with_secrets: bool,
     message: str | None,
     check_migrations: bool,
+    plan_out: Path | None,
 ) -> Outcome:
     """Build and deploy an environment's Worker with `wrangler deploy`.
 
     Before anything is built: the env resolves, wrangler and credentials are present, and the
     Worker has every required secret (or --with-secrets brings them along).
     """
+    if plan_out is not None and dry_run:
+        raise UsageError("--plan-out writes a plan and deploys nothing: not with --dry-run.")
+    return run_deploy(app, env=env, dry_run=dry_run, skip_build=skip_build, with_secrets=with_secrets,
+                      message=message, check_migrations=check_migrations, plan_out=plan_out)
+
+
+def bundle_digest(app: AppContext, env: str) -> str:
+    """SHA-256 over the files `wrangler deploy` would upload (bundled offline, source maps aside)."""
+    with tempfile.TemporaryDirectory(prefix="skclaw-plan-") as tmp:
+        outdir = Path(tmp) / "out"
+        app.wrangler.deploy_dry_run(env, outdir)
+        digest = hashlib.sha256()
+        for path in sorted(outdir.rglob("*")):
+            if path.is_file() and path.name != "README.md" and not path.name.endswith(".map"):
+                digest.update(str(path.relative_to(outdir)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def deploy_plan(app: AppContext, env: str, target: EnvTarget, values: Mapping[str, SecretValue],
+                options: dict[str, Any]) -> dict[str, Any]:
+    from skclaw.secrets import fingerprints
+    from skclaw.secrets.sync import current_version
+    from skclaw.wrangler import is_worker_not_found
+
+    try:
+        deployed: str | None = current_version(app, env)
+    except WranglerError as exc:
+        if not is_worker_not_found(exc):
+            raise
+        deployed = None  # a first deploy
+    key = fingerprints.load_key(app.environ)
+    return {
+        "command": "deploy",
+        "options": options,
+        "environments": {env: {
+            "account": target.account_id or app.environ.get("CLOUDFLARE_ACCOUNT_ID") or None,
+            "worker": target.worker,
+            "deployedVersion": deployed,
+            "bundle": bundle_digest(app, env),
+            "secrets": {k: fingerprints.fingerprint(key, target.worker, k, v) for k, v in sorted(values.items())},
+        }},
+    }
+
+
+def run_deploy(
+    app: AppContext, *, env: str | None, dry_run: bool, skip_build: bool, with_secrets: bool, message: str | None,
+    check_migrations: bool, plan_out: Path | None = None, expected: dict[str, Any] | None = None,
+) -> Outcome:
+    """The deploy pipeline: preflight, build, (save the plan | compare with a saved one), consent, deploy."""
     from skclaw import audit
     from skclaw.safety import request_consent
+
+    planning = plan_out is not None
 
     out = app.output
     env = app.select_env(env)
@@ -114,6 +170,7 @@ def deploy(
         )
     if not dry_run:
         require_credentials(app, env)
+    if not (dry_run or planning):
         app.lock_env(env)  # before the preflight reads: what is checked is what gets deployed
 
     def gate() -> None:
@@ -121,7 +178,7 @@ def deploy(
 
     # Non-interactive: answer the gate before reading any remote state (a refused run touches
     # nothing). Interactive: ask last, after the checks and the build, with the plan in view.
-    if not dry_run and not app.interactive:
+    if not (dry_run or planning) and not app.interactive:
         gate()
 
     values: dict[str, SecretValue] = {}
@@ -175,6 +232,28 @@ def deploy(
 
     if dry_run:
         return _dry_run(app, target, result)
+
+    if planning or expected is not None:
+        from skclaw import saved_plan
+
+        options = {"env": env, "skipBuild": skip_build, "withSecrets": with_secrets, "message": message,
+                   "checkMigrations": check_migrations}
+        document = deploy_plan(app, env, target, values, options)
+        if expected is not None:
+            moved = saved_plan.differences(expected, document)
+            if moved:
+                raise RefusedError(
+                    "The world moved since the plan was made; nothing was deployed:\n  " + "\n  ".join(moved),
+                    hint="Make a new plan with --plan-out, review it, and apply that one.",
+                )
+        else:
+            from skclaw.secrets import fingerprints
+
+            assert plan_out is not None
+            saved_plan.write(plan_out, saved_plan.seal(document, fingerprints.load_key(app.environ)))
+            result.update(status="dry-run", dryRun=True, planFile=str(plan_out))
+            out.success(f"plan written to {plan_out}; nothing was deployed. Apply it with: skclaw apply {plan_out}")
+            return Outcome(result)
 
     if app.interactive:
         gate()
