@@ -66,6 +66,30 @@ def read(path: Path, key: bytes) -> dict[str, Any]:
     return document
 
 
+def _named(env: str, was: Mapping[str, str], now: Mapping[str, str], says: tuple[str, str, str]) -> list[str]:
+    """Digests by name (migration checksums, secret fingerprints): gone, new, changed."""
+    gone, new, changed = says
+    moved = []
+    for name in sorted(set(was) | set(now)):
+        if name not in now:
+            moved.append(f"{env}: " + gone.format(name=name))
+        elif name not in was:
+            moved.append(f"{env}: " + new.format(name=name))
+        elif was[name] != now[name]:
+            moved.append(f"{env}: " + changed.format(name=name))
+    return moved
+
+
+def refuse_if_moved(planned: Mapping[str, Any], now: Mapping[str, Any], *, outcome: str) -> None:
+    """Exit 3 with what moved, when the plan no longer describes the world."""
+    moved = differences(planned, now)
+    if moved:
+        raise RefusedError(
+            f"The world moved since the plan was made; {outcome}:\n  " + "\n  ".join(moved),
+            hint="Make a new plan with --plan-out, review it, and apply that one.",
+        )
+
+
 def differences(planned: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
     """What moved between the plan and now, per env, in words (empty: the plan still holds)."""
     moved: list[str] = []
@@ -82,22 +106,16 @@ def differences(planned: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]
                             ("database", "D1 database"), ("target", "target"), ("bundle", "bundle (SHA-256)")):
             if was.get(field) != now_env.get(field):
                 moved.append(f"{env}: the {what} was {was.get(field)}, now {now_env.get(field)}")
-        was_m, now_m = was.get("migrations") or {}, now_env.get("migrations") or {}
-        for name in sorted(set(was_m) | set(now_m)):
-            if name not in now_m:
-                moved.append(f"{env}: {name} is no longer pending (applied by someone else, or removed)")
-            elif name not in was_m:
-                moved.append(f"{env}: a new migration file {name} is pending")
-            elif was_m[name] != now_m[name]:
-                moved.append(f"{env}: {name} changed since the plan (its SHA-256 differs)")
-        was_fp, now_fp = was.get("secrets") or {}, now_env.get("secrets") or {}
-        for name in sorted(set(was_fp) | set(now_fp)):
-            if name not in now_fp:
-                moved.append(f"{env}: {name} is no longer in the source")
-            elif name not in was_fp:
-                moved.append(f"{env}: {name} appeared in the source")
-            elif was_fp[name] != now_fp[name]:
-                moved.append(f"{env}: the value of {name} changed in the source")
+        moved += _named(env, was.get("migrations") or {}, now_env.get("migrations") or {}, (
+            "{name} is no longer pending (applied by someone else, or removed)",
+            "a new migration file {name} is pending",
+            "{name} changed since the plan (its SHA-256 differs)",
+        ))
+        moved += _named(env, was.get("secrets") or {}, now_env.get("secrets") or {}, (
+            "{name} is no longer in the source",
+            "{name} appeared in the source",
+            "the value of {name} changed in the source",
+        ))
         for field in ("create", "overwrite", "delete"):
             if sorted(was.get(field) or []) != sorted(now_env.get(field) or []):
                 moved.append(f"{env}: the Worker's secrets changed ({field} was {was.get(field)}, "

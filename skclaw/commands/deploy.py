@@ -16,7 +16,7 @@ import click
 
 from skclaw.cli import Outcome, common_options, run_command
 from skclaw.context import AppContext
-from skclaw.errors import FailedError, RefusedError, UsageError, WranglerError
+from skclaw.errors import FailedError, UsageError, WranglerError
 from skclaw.preflight import (
     check_pending_migrations,
     check_worker_secrets,
@@ -240,12 +240,7 @@ def run_deploy(
                    "checkMigrations": check_migrations}
         document = deploy_plan(app, env, target, values, options)
         if expected is not None:
-            moved = saved_plan.differences(expected, document)
-            if moved:
-                raise RefusedError(
-                    "The world moved since the plan was made; nothing was deployed:\n  " + "\n  ".join(moved),
-                    hint="Make a new plan with --plan-out, review it, and apply that one.",
-                )
+            saved_plan.refuse_if_moved(expected, document, outcome="nothing was deployed")
         else:
             from skclaw.secrets import fingerprints
 

@@ -353,11 +353,10 @@ def run_migrate(
             }},
         }
         if expected is not None:
-            moved = saved_plan.differences(expected, document)
-            if moved:
-                refuse(app, target, result, RefusedError(
-                    "The world moved since the plan was made; nothing was applied:\n  " + "\n  ".join(moved),
-                    hint="Make a new plan with --plan-out, review it, and apply that one."))
+            try:
+                saved_plan.refuse_if_moved(expected, document, outcome="nothing was applied")
+            except RefusedError as exc:
+                refuse(app, target, result, exc)
         elif plan_out is not None:
             from skclaw.secrets import fingerprints
 

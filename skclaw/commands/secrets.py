@@ -143,12 +143,7 @@ def run_sync(app: AppContext, *, envs: tuple[str, ...], all_envs: bool, source: 
                    "method": method}
         document = engine.plan_document(app, plans, options)
         if expected is not None:
-            moved = saved_plan.differences(expected, document)
-            if moved:
-                raise RefusedError(
-                    "The world moved since the plan was made; nothing was changed:\n  " + "\n  ".join(moved),
-                    hint="Make a new plan with --plan-out, review it, and apply that one.",
-                )
+            saved_plan.refuse_if_moved(expected, document, outcome="nothing was changed")
         elif plan_out is not None:
             saved_plan.write(plan_out, saved_plan.seal(document, fingerprints.load_key(app.environ)))
     for plan in plans:
