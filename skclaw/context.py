@@ -245,7 +245,7 @@ class AppContext:
         from skclaw.errors import SkclawError
 
         try:
-            who = self.wrangler.whoami(timeout=20.0)
+            who = self.wrangler.whoami(timeout=10.0)  # a label is not worth a long wait
         except SkclawError:
             return {}
         accounts = who.get("accounts") or []
