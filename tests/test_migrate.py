@@ -371,6 +371,8 @@ def test_destructive_migration_on_production_needs_confirm_env(
     run = skclaw("--env", "production", "--remote", "--yes", "--json")
     assert run.code == 3, run.stderr
     assert "--confirm-env production" in run.stderr
+    # One plan block: the target and the destructive finding once each, then the refusal.
+    assert run.stderr.count("target:   REMOTE") == 1 and run.stderr.count("- destructive:") == 1
     assert run.result["status"] == "refused"
     assert [f["code"] for f in run.result["findings"]] == ["drop-table"]
     assert d1_writes(emulator) == []

@@ -421,3 +421,15 @@ def test_a_version_waiting_for_deploy_is_explained_not_a_raw_error(
     assert "is not the deployed one" in error and "versions deploy" in error and "Nothing was changed" in error
     assert emulator.current_version_id(worker) == live
     assert emulator.secrets(worker) == {"OLD_KEY": "old"}
+
+
+def test_the_plan_block_is_printed_once_per_env(
+    synced_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path, cf_env: dict[str, str]
+) -> None:
+    run = skclaw(["secrets", "sync", "-e", "staging", "-e", "production", "--yes", "--confirm-env", "production",
+                  "--prune"], project=synced_project.path, wrangler=wrangler_bin)
+    assert run.code == 0, run.stderr
+    for env in synced_project.envs:
+        assert run.stderr.count(f"worker:  {synced_project.worker(env)}") == 1
+    assert run.stderr.count("DELETE (1): OLD_KEY") == 2  # once in each env's block
+    assert run.stderr.count("- destructive: deletes OLD_KEY") == 2
