@@ -23,7 +23,9 @@ MIGRATIONS_BOOTSTRAP = "CREATE TABLE IF NOT EXISTS d1_migrations"
 
 
 def d1_bootstrap(r: Recorded) -> bool:
-    return isinstance(r.json, dict) and str(r.json.get("sql", "")).lstrip().startswith(MIGRATIONS_BOOTSTRAP)
+    # Newer wrangler quotes the table name (`"d1_migrations"`).
+    return isinstance(r.json, dict) and str(r.json.get("sql", "")).lstrip().replace('"', "").startswith(
+        MIGRATIONS_BOOTSTRAP)
 
 
 def changes(emulator: CloudflareEmulator) -> list[Recorded]:
