@@ -22,6 +22,7 @@ from skclaw.wrangler.d1 import (
 )
 from tests.cfemu import ApiError, CloudflareEmulator, Recorded
 from tests.conftest import REPO_ROOT, SampleProject, run_wrangler_binary
+from tests.hardening import changes
 from tests.skrun import Run
 from tests.skrun import skclaw as run_skclaw_in_process
 
@@ -60,14 +61,7 @@ def sha256(path: Path) -> str:
 def d1_writes(emulator: CloudflareEmulator) -> list[Recorded]:
     """Mutating requests, without the `CREATE TABLE IF NOT EXISTS d1_migrations` that wrangler's
     `migrations list` sends (reading state before the gate is allowed)."""
-    return [
-        r
-        for r in emulator.mutating_requests()
-        if not (
-            isinstance(r.json, dict)
-            and str(r.json.get("sql", "")).startswith("CREATE TABLE IF NOT EXISTS d1_migrations")
-        )
-    ]
+    return changes(emulator)  # one definition of "wrangler's ledger bootstrap" (quoted or not)
 
 
 def seed_first_applied(emulator: CloudflareEmulator, project: SampleProject, env: str) -> str:
