@@ -253,21 +253,17 @@ def run_deploy(
     if app.interactive:
         gate()
 
+    def audit_outcome(outcome: str, **extra: Any) -> None:
+        audit.record(app.project_dir, command="deploy", env=env, worker=target.worker, outcome=outcome,
+                     keys=result["secrets"], **extra)
+
     out.step(f"deploying {target.worker} ({env})")
     try:
         with ExitStack() as stack:
             file = stack.enter_context(secrets_file(values)) if with_secrets else None
             done = wrangler.deploy(env, message=message, secrets_file=file)
     except WranglerError as exc:
-        audit.record(
-            app.project_dir,
-            command="deploy",
-            env=env,
-            worker=target.worker,
-            outcome="failed",
-            keys=result["secrets"],
-            error=exc.message,
-        )
+        audit_outcome("failed", error=exc.message)
         if STRICT_ABORT_RE.search(exc.message + exc.detail):
             raise FailedError(
                 f"wrangler refused to overwrite changes to {target.worker} made outside wrangler "
@@ -295,29 +291,12 @@ def run_deploy(
     out.detail(done.stdout)
     if version_id is None:
         result["status"] = "failed"
-        audit.record(
-            app.project_dir,
-            command="deploy",
-            env=env,
-            worker=target.worker,
-            outcome="failed",
-            keys=result["secrets"],
-            error="no version id",
-        )
+        audit_outcome("failed", error="no version id")
         message = f"wrangler deploy finished without reporting a new version; check `skclaw status --env {env}`"
         out.error(message)
         return Outcome(result, 1, message)
     result["status"] = "ok"
-    audit.record(
-        app.project_dir,
-        command="deploy",
-        env=env,
-        worker=target.worker,
-        outcome="ok",
-        keys=result["secrets"],
-        versionId=version_id,
-        message=message,
-    )
+    audit_outcome("ok", versionId=version_id, message=message)
     out.success(f"deployed {target.worker} ({env}): version {version_id}")
     for item in targets:
         out.info(f"  {item}")

@@ -136,20 +136,16 @@ def rollback(app: AppContext, version_id: str | None, env: str | None, message: 
         for line in lines[shown:]:  # the rest of the plan block, once
             out.info(f"  {line}", always=True)
 
+    def audit_outcome(outcome: str, **extra: Any) -> None:
+        audit.record(app.project_dir, command="rollback", env=env, worker=target.worker, outcome=outcome,
+                     versionId=version_id, **extra)
+
     out.step(f"rolling {target.worker} ({env}) back to {version_id}")
     try:
         done = app.wrangler.rollback(env, version_id, message)
         out.detail(done.stdout)
     except WranglerError as exc:
-        audit.record(
-            app.project_dir,
-            command="rollback",
-            env=env,
-            worker=target.worker,
-            outcome="failed",
-            versionId=version_id,
-            error=exc.message,
-        )
+        audit_outcome("failed", error=exc.message)
         raise
     # wrangler 4.86 can print SUCCESS after aborting; trust only what is live afterwards.
     after = live_deployment(app, env)
@@ -157,15 +153,7 @@ def rollback(app: AppContext, version_id: str | None, env: str | None, message: 
     result["verified"] = live_now == version_id
     if not result["verified"]:
         result["status"] = "failed"
-        audit.record(
-            app.project_dir,
-            command="rollback",
-            env=env,
-            worker=target.worker,
-            outcome="unverified",
-            versionId=version_id,
-            live=describe_traffic(after),
-        )
+        audit_outcome("unverified", live=describe_traffic(after))
         message = (
             f"wrangler reported the rollback, but {version_id} is not live at "
             f"100% on {target.worker} (live: {describe_traffic(after)})"
@@ -173,15 +161,6 @@ def rollback(app: AppContext, version_id: str | None, env: str | None, message: 
         out.error(message)
         return Outcome(result, 1, message)
     result["status"] = "ok"
-    audit.record(
-        app.project_dir,
-        command="rollback",
-        env=env,
-        worker=target.worker,
-        outcome="ok",
-        versionId=version_id,
-        fromVersionId=from_version,
-        message=message,
-    )
+    audit_outcome("ok", fromVersionId=from_version, message=message)
     out.success(f"rolled {target.worker} ({env}) back: {version_id} is live at 100% (verified)")
     return Outcome(result)
