@@ -137,11 +137,7 @@ def worker_names(app: AppContext, env: str, worker: str) -> list[str]:
 
 def current_version(app: AppContext, env: str) -> str | None:
     """The version at 100 % of the env's Worker (None during a split deployment)."""
-    deployment = app.wrangler.deployments_status(env)
-    for item in deployment.get("versions") or []:
-        if isinstance(item, dict) and float(item.get("percentage") or 0) >= 100:
-            return str(item.get("version_id"))
-    return None
+    return app.wrangler.deployed_version(env)
 
 
 def plan_env(

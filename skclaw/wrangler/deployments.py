@@ -58,6 +58,13 @@ class DeploymentCommands(WranglerCore):
             raise FailedError("wrangler deployments status printed no JSON object.")
         return raw
 
+    def deployed_version(self, env: str) -> str | None:
+        """The version at 100 % of the env's Worker (None during a split deployment)."""
+        for item in self.deployments_status(env).get("versions") or []:
+            if isinstance(item, dict) and float(item.get("percentage") or 0) >= 100:
+                return str(item.get("version_id"))
+        return None
+
     def deployments_list(self, env: str) -> list[dict[str, Any]]:
         done = self.call(["deployments", "list", "--json"], env=env, what="wrangler deployments list")
         try:
