@@ -2,29 +2,29 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from pathlib import Path
 
 from skclaw.errors import FailedError
 from skclaw.project import DEFAULT_ENV
+from skclaw.secrets.dotenv import parse_dotenv
 
 LOGIN_HINT = "Set CLOUDFLARE_API_TOKEN (CI) or run `wrangler login`."
 
-DOTENV_NAME_RE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=", re.MULTILINE)
-
 
 def dotenv_names(directory: Path, env: str) -> set[str]:
-    """Variable names in the `.env*` files wrangler loads into its own environment (names only)."""
+    """Variable names in the `.env*` files wrangler loads into its own environment, read with
+    wrangler's own parser (skclaw.secrets.dotenv); the values are not kept."""
     files = [".env", ".env.local"]
     if env != DEFAULT_ENV:
         files += [f".env.{env}", f".env.{env}.local"]
     names: set[str] = set()
     for name in files:
         try:
-            names.update(DOTENV_NAME_RE.findall((directory / name).read_text("utf-8")))
+            text = (directory / name).read_text("utf-8")
         except (OSError, UnicodeDecodeError):
             continue
+        names.update(parse_dotenv(text, filename=name, strict=False).values)
     return names
 
 

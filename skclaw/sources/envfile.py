@@ -1,4 +1,5 @@
-"""The ``envfile`` source: a dotenv file per environment (skclaw's dialect, see skclaw.secrets.dotenv).
+"""The ``envfile`` source: a dotenv file per environment, in wrangler's dialect (see
+skclaw.secrets.dotenv: the same parser wrangler reads ``.dev.vars`` with).
 
 Settings: ``path`` (default ``.secrets/{env}.env``; placeholders allowed; relative to the project
 directory; ``~`` is the home directory).
@@ -13,7 +14,11 @@ directory; ``~`` is the home directory).
   written directly. Writing the value a key already has changes nothing.
 - ``warnings`` collects what the caller should print: the file is accessible to group or
   others, a key is set more than once. Sources never print.
-- An empty value is stored as ``KEY=""`` and read back as ``""``.
+- An empty value is stored as ``KEY=''`` and read back as ``""``.
+- A file that skclaw 0.1.0 (which had a dialect of its own) read with a different value for
+  some key is refused, exit 2, naming the file and the key: skclaw never pushes a value that
+  changed only because the reader did. The user rewrites that line; see
+  :data:`DIALECT_CHANGE_HINT`.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from skclaw.errors import SourceError, UsageError
-from skclaw.secrets.dotenv import is_dotenv_key, parse_dotenv, update_dotenv
+from skclaw.secrets.dotenv import DotenvParse, is_dotenv_key, legacy_differences, parse_dotenv, update_dotenv
 from skclaw.secrets.value import SecretValue
 from skclaw.sources.base import SecretSource, SourceContext
 
@@ -36,6 +41,13 @@ DEFAULT_PATH = ".secrets/{env}.env"
 _HEADER = (
     "# Secrets for the skclaw environment {env}. Keep this file out of git (mode 0600).\n"
     "# skclaw keeps each key's value before its last change as KEY__PREVIOUS.\n"
+)
+DIALECT_CHANGE_HINT = (
+    "skclaw now reads env files the way wrangler reads .dev.vars: inside double quotes only \\n "
+    "and \\r are escapes (\\\", \\\\ and \\t stay as typed), an unquoted # always starts a comment "
+    "(a#b reads as a), and a single-quoted value ends at the first ' . Rewrite that line so it "
+    "holds the value you mean, e.g. in single quotes (KEY='value') when the value has no ' ; "
+    "then re-run. Nothing was pushed and the file was not changed."
 )
 
 
@@ -85,7 +97,7 @@ class EnvfileSource(SecretSource):
             raise UsageError(f"Cannot store {key}: names ending in {PREVIOUS_SUFFIX} hold previous values.")
         path = self.path
         text = self._read_text(path, missing_ok=True)
-        current = parse_dotenv(text, filename=str(path)).values if text is not None else {}
+        current = self._parse(text, path).values if text is not None else {}
         new = value.reveal()
         old = current.get(key)
         if old == new:
@@ -142,10 +154,23 @@ class EnvfileSource(SecretSource):
         text = self._read_text(path, missing_ok=missing_ok)
         if text is None:
             return None
-        parsed = parse_dotenv(text, filename=str(path))
+        parsed = self._parse(text, path)
         for key in parsed.duplicates:
             self._warn(f"{path}: {key} is set more than once; the last one is used.")
         return parsed.values
+
+    def _parse(self, text: str, path: Path) -> DotenvParse:
+        """The file's values, refusing a file whose values skclaw 0.1.0 read differently."""
+        parsed = parse_dotenv(text, filename=str(path))
+        differing = legacy_differences(text, parsed.values)
+        if differing:
+            raise UsageError(
+                f"{self.context.env}: {path} sets {differing[0]} in a way that earlier skclaw versions "
+                "read as a different value; skclaw will not guess which one you mean.",
+                hint=DIALECT_CHANGE_HINT
+                + (f" Also affected: {', '.join(differing[1:])}." if len(differing) > 1 else ""),
+            )
+        return parsed
 
     def _check_mode(self, path: Path) -> None:
         with contextlib.suppress(OSError):
