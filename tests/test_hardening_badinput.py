@@ -222,6 +222,9 @@ CASES = [
          {".secrets/staging.env": 'API_TOKEN="' + "z" * 6000 + '"\n'}),
     Case("dotenv-not-utf8", SYNC, 2, "the value of API_TOKEN", {".secrets/staging.env": b"API_TOKEN=\xff\xfe\n"}),
     Case("dotenv-syntax", SYNC, 2, "line 2", {".secrets/staging.env": 'A=1\nAPI_TOKEN="never closed\n'}),
+    # skclaw 0.1.0 read \" as an escape; wrangler's dialect keeps it: refused, not pushed changed
+    Case("dotenv-dialect-changed", SYNC, 2, "sets API_TOKEN in a way that earlier skclaw versions",
+         {".secrets/staging.env": 'API_TOKEN="token-\\"quoted\\"-0123456789"\n'}),
     Case("dotenv-is-a-fifo", SYNC, 1, "staging.env", {".secrets/staging.env": FIFO}),
     Case("dotenv-is-a-directory", SYNC, 1, "is a directory", {".secrets/staging.env": DIR}),
     # -- usage -----------------------------------------------------------------------------------

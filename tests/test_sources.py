@@ -281,7 +281,7 @@ class TestEnvfileSource(WritableSourceContract):
         source.write("SECOND", SecretValue("2"))
         source.write("FOURTH", SecretValue("4"))
         assert source.path.read_text(encoding="utf-8") == (
-            '# team secrets\nexport FIRST=\'one\' # note\n\nSECOND="2"\nSECOND__PREVIOUS="two"\nTHIRD="3"\nFOURTH="4"\n'
+            '# team secrets\nexport FIRST=\'one\' # note\n\nSECOND=\'2\'\nSECOND__PREVIOUS=\'two\'\nTHIRD="3"\nFOURTH=\'4\'\n'
         )
 
     def test_previous_values_are_not_listed_and_not_writable(self, source: EnvfileSource) -> None:
@@ -308,7 +308,7 @@ class TestEnvfileSource(WritableSourceContract):
         assert any("A is set more than once" in w for w in source.warnings)
         assert all(CANARY not in w for w in source.warnings)
         source.write("A", SecretValue("new"))
-        assert source.path.read_text(encoding="utf-8") == 'A="new"\nA__PREVIOUS="last"\n'
+        assert source.path.read_text(encoding="utf-8") == "A='new'\nA__PREVIOUS='last'\n"
 
     def test_not_utf8_names_the_file_and_key_as_bad_input(self, source: EnvfileSource) -> None:
         self.seed(source, {})
@@ -336,7 +336,7 @@ class TestEnvfileSource(WritableSourceContract):
         source.path.symlink_to(target)
         source.write("A", SecretValue("2"))
         assert source.path.is_symlink()
-        assert target.read_text(encoding="utf-8") == 'A="2"\nA__PREVIOUS="1"\n'
+        assert target.read_text(encoding="utf-8") == "A='2'\nA__PREVIOUS='1'\n"
 
     def test_a_directory_is_not_a_secrets_file(self, source: EnvfileSource) -> None:
         source.path.mkdir(parents=True)
