@@ -202,14 +202,16 @@ def test_is_dotenv_key() -> None:
 
 
 def test_update_keeps_everything_else() -> None:
-    text = "# header\nexport A='one' # why\nB=old\n\nC=\"multi\nline\"  # trailing\n# kept\nB=older-duplicate-is-last\nD=4\n"
+    text = ("# header\nexport A='one' # why\nB=old\n\nC=\"multi\nline\"  # trailing\n# kept\n"
+            "B=older-duplicate-is-last\nD=4\n")
     updated = update_dotenv(
         text,
         {"B": "new", "C": "c2", "C__PREVIOUS": "multi\nline", "E": "5"},
         filename="f",
         place_after={"C__PREVIOUS": "C"},
     )
-    assert updated == ("# header\nexport A='one' # why\n\nC='c2'\nC__PREVIOUS='multi\nline'\n# kept\nB='new'\nD=4\nE='5'\n")
+    assert updated == ("# header\nexport A='one' # why\n\nC='c2'\nC__PREVIOUS='multi\nline'\n# kept\n"
+                       "B='new'\nD=4\nE='5'\n")
     assert parse(updated) == {"A": "one", "C": "c2", "C__PREVIOUS": "multi\nline", "B": "new", "D": "4", "E": "5"}
 
 

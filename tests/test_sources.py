@@ -281,7 +281,8 @@ class TestEnvfileSource(WritableSourceContract):
         source.write("SECOND", SecretValue("2"))
         source.write("FOURTH", SecretValue("4"))
         assert source.path.read_text(encoding="utf-8") == (
-            '# team secrets\nexport FIRST=\'one\' # note\n\nSECOND=\'2\'\nSECOND__PREVIOUS=\'two\'\nTHIRD="3"\nFOURTH=\'4\'\n'
+            "# team secrets\nexport FIRST='one' # note\n\n"
+            "SECOND='2'\nSECOND__PREVIOUS='two'\nTHIRD=\"3\"\nFOURTH='4'\n"
         )
 
     def test_previous_values_are_not_listed_and_not_writable(self, source: EnvfileSource) -> None:

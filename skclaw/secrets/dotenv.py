@@ -104,7 +104,7 @@ def _invalid(filename: str, line: int, what: str) -> UsageError:
     return UsageError(
         f"{filename}, line {line}: {what}.",
         hint="Lines must look like KEY=value, KEY='value', KEY=\"value\" or # comment "
-        "(wrangler's dotenv dialect; see README, 'Env files').",
+        "(wrangler's dotenv dialect: see README, Env files).",
     )
 
 
