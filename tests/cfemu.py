@@ -43,6 +43,13 @@ before any state changes, so a faulted request changes nothing. ``delay_seconds`
 is then handled normally (a slow API). ``inject_fault`` returns the ``Fault``; its ``hits``
 counts the requests it answered.
 
+``hold(method, path_regex, timeout=30)`` is a ``Gate``: matching requests are recorded as they
+arrive (``gate.arrived`` counts them, so a test can wait until a request is in flight) and then
+wait, before faults, authentication and any state change, until ``gate.release(apply=...)``.
+``apply=True`` lets them through to be handled normally; ``apply=False`` (and the ``timeout``,
+capped at 30 s) answers them 500 (code 10013) and changes nothing: a write that never landed.
+Stopping the emulator releases every gate unapplied.
+
 Workers model
 -------------
 A Worker has versions (oldest first) and deployments (oldest first here; the API lists them
@@ -172,6 +179,34 @@ class Fault:
         if self.method != "*" and self.method.upper() != method:
             return False
         return re.search(self.path_regex, path) is not None
+
+
+@dataclass
+class Gate:
+    """Requests held in flight; see the module docstring (``hold``)."""
+
+    method: str
+    path_regex: str
+    timeout: float = MAX_FAULT_DELAY
+    arrived: int = 0
+    applied: bool = False
+    _opened: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.method != "*" and self.method.upper() != method:
+            return False
+        return re.search(self.path_regex, path) is not None
+
+    def release(self, *, apply: bool = False) -> None:
+        """Let the held requests (and any later ones) through: handled when ``apply``, else
+        answered with an error that changes nothing."""
+        if not self._opened.is_set():
+            self.applied = apply
+            self._opened.set()
+
+    def wait(self) -> bool:
+        """Block until released (or the timeout); whether the request is to be handled."""
+        return self._opened.wait(self.timeout) and self.applied
 
 
 @dataclass
@@ -315,6 +350,7 @@ class CloudflareEmulator:
         self.crashes: list[str] = []  # emulator bugs (answered 500); the fixture fails on them
         self.uploads: list[Upload] = []
         self.faults: list[Fault] = []
+        self.gates: list[Gate] = []
         self._token_valid = True
         self._workers: dict[tuple[str, str], _Worker] = {}
         self._drafts: list[str] = []
@@ -343,6 +379,8 @@ class CloudflareEmulator:
     def stop(self) -> None:
         if self._server is None:
             return
+        for gate in self.gates:
+            gate.release()
         self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:
@@ -426,6 +464,12 @@ class CloudflareEmulator:
         with self._lock:
             self.faults.append(fault)
         return fault
+
+    def hold(self, method: str, path_regex: str, *, timeout: float = MAX_FAULT_DELAY) -> Gate:
+        gate = Gate(method=method, path_regex=path_regex, timeout=min(max(timeout, 0.0), MAX_FAULT_DELAY))
+        with self._lock:
+            self.gates.append(gate)
+        return gate
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -950,6 +994,14 @@ class CloudflareEmulator:
     def _handle(self, rec: Recorded) -> tuple[int, dict[str, Any]]:
         with self._lock:
             self.requests.append(rec)
+            gate = next((g for g in self.gates if g.matches(rec.method, rec.path)), None)
+            if gate is not None:
+                gate.arrived += 1
+        if gate is not None and not gate.wait():
+            rec.faulted = True
+            rec.error_code = 10013
+            return 500, _error_envelope(10013, "Internal error (held by a cfemu gate, never applied)")
+        with self._lock:
             fault = next((f for f in self.faults if f.matches(rec.method, rec.path)), None)
             if fault is not None:
                 fault.hits += 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -398,6 +399,29 @@ def test_d1_query_is_atomic_and_reports_sqlite_errors(emulator: CloudflareEmulat
         "CREATE TABLE t (a); INSERT INTO t VALUES (1)",
         bad["sql"],
     ]
+
+
+def test_a_gate_holds_requests_in_flight_until_released(emulator: CloudflareEmulator) -> None:
+    emulator.seed_worker("w", secrets={"S": "old"})
+    path = f"/accounts/{emulator.account_id}/workers/scripts/w/secrets"
+    body = {"name": "S", "text": "new", "type": "secret_text"}
+    for apply, expected_status, expected in [(False, 500, "old"), (True, 200, "new")]:
+        gate = emulator.hold("PUT", r"/secrets$")
+        answers: list[int] = []
+        sender = threading.Thread(target=lambda into=answers: into.append(call(emulator, "PUT", path, body)[0]))
+        sender.start()
+        deadline = time.monotonic() + 10
+        while gate.arrived < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert gate.arrived == 1 and answers == []  # recorded, still in flight
+        assert emulator.requests_to("PUT", r"/secrets$")[-1].json == body
+        gate.release(apply=apply)
+        sender.join(10)
+        assert answers == [expected_status] and emulator.secrets("w") == {"S": expected}
+        emulator.gates.clear()
+    emulator.hold("PUT", r"/secrets$", timeout=0.2)  # bounded: dropped, never applied
+    assert call(emulator, "PUT", path, {**body, "text": "late"})[0] == 500
+    assert emulator.secrets("w") == {"S": "new"}
 
 
 def test_faults_auth_and_unknown_routes(emulator: CloudflareEmulator) -> None:

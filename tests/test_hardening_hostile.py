@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cfemu import CloudflareEmulator
+from tests.cfemu import CloudflareEmulator, Gate
 from tests.conftest import SampleProject
 from tests.hardening import changes, use_envfile
 from tests.skrun import Run, skclaw
@@ -210,42 +210,60 @@ def test_when_every_env_fails_to_plan_it_is_exit_1(
 # ----------------------------------------------------------------------------- signals
 
 
+def hold_bulk_writes(emulator: CloudflareEmulator) -> Gate:
+    """Hold `secret bulk`'s write in flight. It is the one request every wrangler 4.x bulk sends
+    (4.86: GET then PATCH …/settings; 4.93.1 and later: only PATCH …/secrets-bulk), so a test
+    that waits for it works with the pinned and the newest wrangler alike."""
+    return emulator.hold("PATCH", BULK)
+
+
+def assert_nothing_landed(emulator: CloudflareEmulator, gate: Gate, *, writes: int) -> None:
+    """skclaw and wrangler are gone: the held writes are dropped (as the dead connections were),
+    and no write was sent, or retried, after the signal."""
+    gate.release(apply=False)
+    time.sleep(1)  # room for a straggler to reach the emulator, were there one
+    assert len(emulator.requests_to("PATCH", BULK)) == writes == gate.arrived
+    assert all(r.faulted for r in emulator.requests_to("PATCH", BULK))
+    for worker in (STAGING, PRODUCTION):
+        assert emulator.secrets(worker) == {"API_TOKEN": "old"}
+
+
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)], ids=["term", "hup"])
 def test_sigterm_and_sighup_stop_the_sync_like_ctrl_c(
     sig: int, code: int, sample_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path,
     cf_env: dict[str, str],
 ) -> None:
     seeded(sample_project, emulator, {env: {"API_TOKEN": f"new-{env}-value"} for env in sample_project.envs})
-    # wrangler 4.86's bulk reads the Worker's settings before it writes: hold it there.
-    emulator.inject_fault("GET", r"/settings$", status=200, delay_seconds=8, times=-1)
+    gate = hold_bulk_writes(emulator)
     proc = start(sample_project, wrangler_bin, cf_env, "secrets", "sync", "-e", "staging", "-e", "production",
                  "--yes", "--confirm-env", "production", "--json")
-    wait_for(lambda: len(emulator.requests_to("GET", r"/settings$")) == 2)
+    wait_for(lambda: gate.arrived == 2)  # both envs' writes are in flight
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == code, err.decode()
     envelope = json.loads(out.decode().strip().splitlines()[-1])
     assert envelope["exitCode"] == code and envelope["error"]["kind"] == "interrupted"
-    time.sleep(9)  # past the held reads: nothing may write after skclaw stopped
-    assert emulator.requests_to("PATCH", BULK) == []
+    reported = envelope["result"]["environments"]
+    assert {env: (r["status"], r["pushed"]) for env, r in reported.items()} == {
+        "staging": ("failed", []), "production": ("failed", [])}  # nothing reported as pushed
     assert wrangler_processes(str(sample_project.path)) == []
-    audit = (sample_project.path / ".skclaw" / "audit.jsonl").read_text()
-    assert "interrupted" in audit or "failed" in audit
+    assert_nothing_landed(emulator, gate, writes=2)
+    audit = [json.loads(line) for line in (sample_project.path / ".skclaw" / "audit.jsonl").read_text().splitlines()]
+    assert sorted((r["env"], r["outcome"], r["keys"]) for r in audit) == [
+        ("production", "interrupted", []), ("staging", "interrupted", [])]
 
 
 def test_children_die_with_a_killed_skclaw(
     sample_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path, cf_env: dict[str, str]
 ) -> None:
     seeded(sample_project, emulator, {env: {"API_TOKEN": f"new-{env}-value"} for env in sample_project.envs})
-    emulator.inject_fault("GET", r"/settings$", status=200, delay_seconds=6, times=-1)
+    gate = hold_bulk_writes(emulator)
     proc = start(sample_project, wrangler_bin, cf_env, "secrets", "sync", "-e", "staging", "--yes", "--json")
-    wait_for(lambda: len(emulator.requests_to("GET", r"/settings$")) == 1)
+    wait_for(lambda: gate.arrived == 1)
     proc.kill()  # SIGKILL: no handler runs; the kernel's parent-death signal must stop wrangler
     proc.communicate(timeout=30)
     wait_for(lambda: wrangler_processes(str(sample_project.path)) == [], timeout=15)
-    time.sleep(7)
-    assert emulator.requests_to("PATCH", BULK) == []
-    assert emulator.secrets(STAGING)["API_TOKEN"] == "old"
+    assert_nothing_landed(emulator, gate, writes=1)
 
 
 def test_sigterm_during_deploy_with_secrets_leaves_no_file(
