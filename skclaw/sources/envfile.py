@@ -45,7 +45,8 @@ _HEADER = (
 DIALECT_CHANGE_HINT = (
     "skclaw now reads env files the way wrangler reads .dev.vars: inside double quotes only \\n "
     "and \\r are escapes (\\\", \\\\ and \\t stay as typed), an unquoted # always starts a comment "
-    "(a#b reads as a), and a single-quoted value ends at the first ' . Rewrite that line so it "
+    "(a#b reads as a), and a quoted value ending in a backslash may run on past its closing quote. "
+    "Rewrite that line so it "
     "holds the value you mean, e.g. in single quotes (KEY='value') when the value has no ' ; "
     "then re-run. Nothing was pushed and the file was not changed."
 )
