@@ -17,7 +17,6 @@ the first run did not make) fails that run.
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -30,7 +29,17 @@ import pytest
 from skclaw.secrets.dotenv import parse_dotenv
 from tests.cfemu import CloudflareEmulator
 from tests.conftest import SampleProject
-from tests.hardening import Proc, child_env, crash_logs, d1_bootstrap, run_skclaw, use_envfile, write_envfile
+from tests.hardening import (
+    Proc,
+    child_env,
+    crash_logs,
+    d1_bootstrap,
+    run_skclaw,
+    tape_env,
+    tape_wrangler,
+    use_envfile,
+    write_envfile,
+)
 
 pytestmark = pytest.mark.wrangler
 
@@ -55,21 +64,6 @@ def expected_code(env: str, destructive: bool, flags: str) -> int:
     if protected and destructive:
         return 0 if flags == "confirm" else 3
     return 0
-
-
-TAPE_SCRIPT = Path(__file__).with_name("wrangler_tape.py")
-
-
-def tape_wrangler(real: Path, directory: Path) -> Path:
-    """tests/wrangler_tape.py as `bin/wrangler` of a package that says what it stands in for, so
-    skclaw reads the version from package.json (as for the real one) instead of probing it."""
-    manifest = json.loads((real.resolve().parent.parent / "package.json").read_text("utf-8"))
-    (directory / "bin").mkdir(parents=True)
-    (directory / "package.json").write_text(json.dumps({"name": manifest["name"], "version": manifest["version"]}))
-    shim = directory / "bin" / "wrangler"
-    shutil.copyfile(TAPE_SCRIPT, shim)
-    shim.chmod(0o755)
-    return shim
 
 
 @dataclass
@@ -294,11 +288,7 @@ def run_case(ctx: Ctx, scenario: Scenario, env: str, flags: str, code: int, stdi
     wrangler, child = ctx.wrangler, ctx.env
     if code == 3:  # a refusal: the first run records wrangler's answers, the second replays them
         wrangler = ctx.tapes / "bin" / "wrangler"
-        child = {
-            **ctx.env, "SKCLAW_TEST_TAPE": str(ctx.tapes / f"{env}-{flags}"),
-            "SKCLAW_TEST_TAPE_MODE": "record" if stdin_mode == "open" else "replay",
-            "SKCLAW_TEST_TAPE_WRANGLER": str(ctx.wrangler),
-        }
+        child = {**ctx.env, **tape_env(ctx.tapes / f"{env}-{flags}", ctx.wrangler, record=stdin_mode == "open")}
     argv = ["-C", str(ctx.project.path), "--wrangler", str(wrangler), *scenario.args(env)]
     argv += [a.format(env=env) for a in FLAGS[flags]]
     return run_skclaw(
