@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -146,3 +147,28 @@ def child_env(cf_env: Mapping[str, str], **extra: str) -> dict[str, str]:
     env = {k: v for k, v in cf_env.items() if k != "CI"}
     env.update(extra)
     return env
+
+
+TAPE_SCRIPT = Path(__file__).with_name("wrangler_tape.py")
+
+
+def tape_wrangler(real: Path, directory: Path) -> Path:
+    """tests/wrangler_tape.py as `bin/wrangler` of a package that says what it stands in for, so
+    skclaw reads the version from package.json (as for the real one) instead of probing it."""
+    manifest = json.loads((real.resolve().parent.parent / "package.json").read_text("utf-8"))
+    (directory / "bin").mkdir(parents=True)
+    (directory / "package.json").write_text(json.dumps({"name": manifest["name"], "version": manifest["version"]}))
+    shim = directory / "bin" / "wrangler"
+    shutil.copyfile(TAPE_SCRIPT, shim)
+    shim.chmod(0o755)
+    return shim
+
+
+def tape_env(tape: Path, real: Path, *, record: bool) -> dict[str, str]:
+    """Environment for the tape wrangler: record the real wrangler's answers into ``tape``, or
+    replay them (a call not on the tape fails, and is listed in ``tape/misses.log``)."""
+    return {
+        "SKCLAW_TEST_TAPE": str(tape),
+        "SKCLAW_TEST_TAPE_MODE": "record" if record else "replay",
+        "SKCLAW_TEST_TAPE_WRANGLER": str(real),
+    }

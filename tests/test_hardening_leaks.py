@@ -12,6 +12,13 @@ envelope), and nowhere else.
 
 The redaction registry is process-wide; it is cleared before every run, so what is masked was
 learnt by that run.
+
+Both styles start from the same state. The first runs against the emulator through the real
+wrangler, with a recorder in between (tests/wrangler_tape.py); then the project, HOME and the
+state dir are put back as they were and the second style runs with wrangler's recorded answers
+replayed: the same bytes reach skclaw, without a second Node start per call. Any call the first
+run did not make fails the second. Where skclaw's calls differ from run to run (a fresh random
+value, a temp path in argv) both styles run live, each from its own fresh state.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ from skclaw.redact import MASK
 from skclaw.secrets.dotenv import parse_dotenv
 from tests.cfemu import CloudflareEmulator
 from tests.conftest import SampleProject
-from tests.hardening import crash_logs, use_envfile
+from tests.hardening import crash_logs, tape_env, tape_wrangler, use_envfile
 from tests.skrun import Run, reset_redaction, skclaw
 
 pytestmark = pytest.mark.wrangler
@@ -70,11 +77,14 @@ class Leak:
     exceptions: list[BaseException] = field(default_factory=list)
     echoed: bool = False  # an injected API error repeats a secret: its relay must show the mask
 
-    def run(self, args: list[str], *, code: int, input: str | None = None) -> tuple[Run, list[list[str]]]:
+    def run(
+        self, args: list[str], *, code: int, input: str | None = None, wrangler: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> tuple[Run, list[list[str]]]:
         reset_redaction()
         self.exceptions.clear()
         argv_before = len(process.started_argv())
-        run = skclaw(args, project=self.project.path, wrangler=self.wrangler, input=input)
+        run = skclaw(args, project=self.project.path, wrangler=wrangler or self.wrangler, input=input, env=env)
         argv = process.started_argv()[argv_before:]
         assert run.code == code, f"skclaw {' '.join(args)}: exit {run.code}, expected {code}\n{run.stderr}"
         assert "Traceback" not in run.output
@@ -116,6 +126,22 @@ class Leak:
             for where, text in found.items():
                 if where != "stdout":
                     assert value not in text, f"the printed value leaked to {where}"
+
+    def snapshot(self, directory: Path) -> None:
+        """Copy what a run may change on disk (the project, HOME, the state dir) to directory."""
+        for name, path in self._places().items():
+            if path.exists():
+                shutil.copytree(path, directory / name, symlinks=True)
+
+    def restore(self, directory: Path) -> None:
+        """Put back what :meth:`snapshot` copied; remove what did not exist then."""
+        for name, path in self._places().items():
+            shutil.rmtree(path, ignore_errors=True)
+            if (directory / name).exists():
+                shutil.copytree(directory / name, path, symlinks=True)
+
+    def _places(self) -> dict[str, Path]:
+        return {"project": self.project.path, "home": self.home, "state": self.state_home}
 
     def envfile(self, env: str) -> dict[str, str]:
         path = self.project.path / ".secrets" / f"{env}.env"
@@ -355,17 +381,30 @@ def insert_style(args: list[str], style: str) -> list[str]:
     return [*before, *args, *after]
 
 
-@pytest.mark.parametrize("style", list(STYLES))
-@pytest.mark.parametrize("scenario", list(SCENARIOS))
-def test_no_canary_leaks(scenario: str, style: str, leak: Leak) -> None:
-    args, stdin, code = SCENARIOS[scenario](leak)
-    run, argv = leak.run(insert_style(args, style), code=code, input=stdin)
+# skclaw's wrangler calls differ between two runs from the same state (a fresh random value in
+# stdin, a temp file's path in argv): no replay, each style runs live from its own fixture.
+# (rotate: a new random value; migrate: the applied_at time it records; deploy --with-secrets:
+# its secrets file's temp path.)
+LIVE_EACH_STYLE = {
+    "rotate_ok", "migrate_ok", "deploy_with_secrets", "deploy_with_secrets_api_error", "deploy_dry_run_with_secrets",
+}
+REPLAYED = "+".join(STYLES)
+CASES = [
+    (scenario, style)
+    for scenario in SCENARIOS
+    for style in (list(STYLES) if scenario in LIVE_EACH_STYLE else [REPLAYED])
+]
+
+
+def check_style(leak: Leak, scenario: str, style: str, args: list[str], stdin: str | None, code: int,
+                wrangler: Path | None = None, env: dict[str, str] | None = None) -> None:
+    run, argv = leak.run(insert_style(args, style), code=code, input=stdin, wrangler=wrangler, env=env)
     if style.startswith("json"):
         envelope = run.envelope
         assert envelope["exitCode"] == code
     if scenario in ("rotate_ok", "rotate_from_stdin_api_error", "set_api_error", "set_ok"):
-        for env in ("staging", "production"):
-            new = leak.envfile(env).get("API_TOKEN")
+        for env_name in ("staging", "production"):
+            new = leak.envfile(env_name).get("API_TOKEN")
             if new and new not in leak.tokens:
                 leak.tokens.append(new)  # the rotated value, read back from the source
     if code != 0:  # a failure always says what failed, in human output too (doctor: its FAIL lines)
@@ -373,6 +412,23 @@ def test_no_canary_leaks(scenario: str, style: str, leak: Leak) -> None:
     if leak.echoed:  # wrangler's error, relayed with the echoed values masked (not dropped)
         assert MASK in run.stderr, run.stderr
     leak.assert_clean(run, argv)
+
+
+@pytest.mark.parametrize(("scenario", "style"), CASES, ids=[f"{sc}-{st}" for sc, st in CASES])
+def test_no_canary_leaks(scenario: str, style: str, leak: Leak, tmp_path: Path) -> None:
+    args, stdin, code = SCENARIOS[scenario](leak)
+    if style != REPLAYED:
+        check_style(leak, scenario, style, args, stdin, code)
+        return
+    shim = tape_wrangler(leak.wrangler, tmp_path / "tape-wrangler")
+    tape = tmp_path / "tape"
+    leak.snapshot(tmp_path / "before")
+    for index, each in enumerate(STYLES):
+        if index:
+            leak.restore(tmp_path / "before")
+        check_style(leak, scenario, each, args, stdin, code, wrangler=shim,
+                    env=tape_env(tape, leak.wrangler, record=index == 0))
+        assert not (tape / "misses.log").exists(), (tape / "misses.log").read_text()
 
 
 @pytest.mark.parametrize("style", list(STYLES))

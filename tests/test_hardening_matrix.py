@@ -7,6 +7,12 @@ changes nothing and never waits for input. Every case runs with a stdin that is 
 and never closed, so a read of stdin would hang (and the bounded run fail); every refusal also
 runs with stdin on /dev/null. `secrets set` reads its value from stdin, so where it gets past the
 gate it is given one.
+
+Each refusal runs twice, first with stdin held open, then on /dev/null. The first run goes
+through the real wrangler with a recorder in between (tests/wrangler_tape.py); it is asserted to
+change nothing, so the second, which makes the same reads against the same state, replays them
+from the tape instead of starting Node again. Any call that is not on the tape (a write, a read
+the first run did not make) fails that run.
 """
 
 from __future__ import annotations
@@ -23,7 +29,17 @@ import pytest
 from skclaw.secrets.dotenv import parse_dotenv
 from tests.cfemu import CloudflareEmulator
 from tests.conftest import SampleProject
-from tests.hardening import Proc, child_env, crash_logs, d1_bootstrap, run_skclaw, use_envfile, write_envfile
+from tests.hardening import (
+    Proc,
+    child_env,
+    crash_logs,
+    d1_bootstrap,
+    run_skclaw,
+    tape_env,
+    tape_wrangler,
+    use_envfile,
+    write_envfile,
+)
 
 pytestmark = pytest.mark.wrangler
 
@@ -56,6 +72,7 @@ class Ctx:
     emulator: CloudflareEmulator
     wrangler: Path
     env: dict[str, str]
+    tapes: Path
     counter: int = 0
     notes: dict[str, Any] = field(default_factory=dict)
 
@@ -267,12 +284,16 @@ def cases(scenario: Scenario, env: str) -> Iterator[tuple[str, int, str]]:
             yield flags, 3, "devnull"
 
 
-def run_case(ctx: Ctx, scenario: Scenario, env: str, flags: str, stdin_mode: str) -> Proc:
-    argv = ["-C", str(ctx.project.path), "--wrangler", str(ctx.wrangler), *scenario.args(env)]
+def run_case(ctx: Ctx, scenario: Scenario, env: str, flags: str, code: int, stdin_mode: str) -> Proc:
+    wrangler, child = ctx.wrangler, ctx.env
+    if code == 3:  # a refusal: the first run records wrangler's answers, the second replays them
+        wrangler = ctx.tapes / "bin" / "wrangler"
+        child = {**ctx.env, **tape_env(ctx.tapes / f"{env}-{flags}", ctx.wrangler, record=stdin_mode == "open")}
+    argv = ["-C", str(ctx.project.path), "--wrangler", str(wrangler), *scenario.args(env)]
     argv += [a.format(env=env) for a in FLAGS[flags]]
     return run_skclaw(
         argv,
-        env=ctx.env,
+        env=child,
         stdin=scenario.input(ctx, env) if stdin_mode == "input" else None,
         keep_stdin_open=stdin_mode == "open",
         timeout=120,
@@ -287,7 +308,7 @@ def check_env_row(ctx: Ctx, scenario: Scenario, env: str) -> list[str]:
         before = scenario.state(ctx, env)
         label = f"{scenario.name} --env {env} [{flags}] stdin={stdin_mode}"
         seen = len(ctx.emulator.mutating_requests())
-        run = run_case(ctx, scenario, env, flags, stdin_mode)
+        run = run_case(ctx, scenario, env, flags, code, stdin_mode)
         # The other env's row runs at the same time: leave out what clearly belongs to it.
         other = next(e for e in ctx.project.envs if e != env)
         mutations = [
@@ -299,6 +320,8 @@ def check_env_row(ctx: Ctx, scenario: Scenario, env: str) -> list[str]:
         assert run.code == code, f"{label}: exit {run.code}, expected {code}\n{run.stderr}"
         after = scenario.state(ctx, env)
         if code == 3:
+            misses = ctx.tapes / f"{env}-{flags}" / "misses.log"
+            assert not misses.exists(), f"{label}: calls the recorded refusal did not make: {misses.read_text()}"
             assert mutations == [], f"{label}: a refusal made mutating requests"
             assert after == before, f"{label}: a refusal changed state"
             assert "nothing was changed" in run.stderr or "Nothing was" in run.stderr, run.stderr
@@ -321,7 +344,9 @@ def test_non_interactive_matrix(
     tmp_path: Path,
 ) -> None:
     state_home = tmp_path / "state"
-    ctx = Ctx(sample_project, emulator, wrangler_bin, child_env(cf_env, XDG_STATE_HOME=str(state_home)))
+    ctx = Ctx(sample_project, emulator, wrangler_bin, child_env(cf_env, XDG_STATE_HOME=str(state_home)),
+              tapes=tmp_path / "tape")
+    tape_wrangler(wrangler_bin, ctx.tapes)
     scenario.setup(ctx)
     # The two envs touch different Workers and databases: run their rows side by side.
     with ThreadPoolExecutor(max_workers=2) as pool:
