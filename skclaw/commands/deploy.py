@@ -198,9 +198,11 @@ def run_deploy(
 
     if not dry_run:
         # The preflight reads are independent: one round trip of wall time, not two.
-        with ThreadPoolExecutor(max_workers=2) as pool:
+        with ThreadPoolExecutor(max_workers=3) as pool:
             secrets_check = None if with_secrets else pool.submit(check_worker_secrets, app, target)
             migrations_check = pool.submit(check_pending_migrations, app, target)
+            if not planning:
+                pool.submit(audit.actor)  # the audit's `git config` start, off the critical path
         # Leaving the pool waited for both: no read outlives the run, whichever one failed.
         if secrets_check is not None:
             check = secrets_check.result()
