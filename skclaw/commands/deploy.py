@@ -4,7 +4,6 @@ run never reaches the API."""
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -95,6 +94,8 @@ def deploy(
 
 def bundle_digest(app: AppContext, env: str) -> str:
     """SHA-256 over the files `wrangler deploy` would upload (bundled offline, source maps aside)."""
+    import hashlib
+
     with tempfile.TemporaryDirectory(prefix="skclaw-plan-") as tmp:
         outdir = Path(tmp) / "out"
         app.wrangler.deploy_dry_run(env, outdir)
