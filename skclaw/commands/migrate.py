@@ -5,8 +5,10 @@ A run goes through these steps; any of them can stop it:
 1. Resolve the env, its D1 database and the location (local or remote); print the target.
 2. Policy: a protected env is only migrated ``--remote``; otherwise no wrangler D1 command runs,
    so no local copy of production's database is ever created.
-3. Read state: ``d1 migrations list`` (what is pending) and skclaw's checksum table (have applied
-   files been edited since?).
+3. Read state in one ``d1 execute``: wrangler's migrations ledger, read as ``d1 migrations list``
+   reads it (pending = the files not in it, in wrangler's order), and skclaw's checksum table
+   (have applied files been edited since?); a remote non-interactive run reads the restore point
+   beside it.
 4. Lint what is pending (:mod:`skclaw.migrations`, a canary replay). ``--list`` and
    ``--dry-run`` stop here.
 5. Consent (:func:`skclaw.safety.request_consent`).
@@ -20,7 +22,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -273,7 +275,7 @@ def run_migrate(
     target = Target(
         env=env_name,
         worker=env_target.worker,
-        account=app.account_label(env_target),
+        account="",  # set below; at a terminal it takes a `wrangler whoami`, run beside the reads
         database=db,
         remote=remote,
         protected=app.is_protected(env_name),
@@ -296,8 +298,13 @@ def run_migrate(
     }
     from skclaw import policy
 
+    def with_account() -> Target:
+        # Only a remote run shows the account (a local one has none to show).
+        return replace(target, account=app.account_label(env_target)) if remote else target
+
     refusal = policy.migrate_location_refusal(app.protection(env_name), remote=remote, local_flag=local)
     if refusal:
+        target = with_account()
         show_target(app, target)  # the log records what was refused
         flag = "" if env_name == DEFAULT_ENV else f" --env {env_name}"
         refuse(
@@ -319,12 +326,14 @@ def run_migrate(
     # cannot refuse for want of flags (a refused run reads no restore point).
     early_bookmark = (remote and not app.interactive and not (list_only or dry_run)
                       and (not target.protected or (app.action.yes and app.action.confirm_env == env_name)))
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with ThreadPoolExecutor(max_workers=4) as pool:
         state_read = pool.submit(client.read_state, checksums=not list_only)
         bookmark_read = pool.submit(client.bookmark) if early_bookmark else None
+        account_read = pool.submit(with_account)
         if not list_only:
             pool.submit(audit.actor)  # the audit's `git config` start, off the critical path
             import skclaw.migrations  # noqa: F401  (the lint's modules, imported while wrangler runs)
+    target = account_read.result()
     applied_names, recorded = state_read.result()
     applied_set = set(applied_names)
     pending = [name for name in files if name not in applied_set]
