@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import threading
@@ -27,6 +26,8 @@ def actor() -> str:
         email = ""
     if email:
         return email
+    import getpass
+
     try:
         return getpass.getuser()
     except (KeyError, OSError):

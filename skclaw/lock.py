@@ -9,7 +9,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import socket
 import time
 from contextlib import ExitStack
 from datetime import UTC, datetime
@@ -59,7 +58,7 @@ class EnvLocks:
         handle.seek(0)
         handle.truncate()
         handle.write(json.dumps({
-            "pid": os.getpid(), "host": socket.gethostname(), "command": self.command,
+            "pid": os.getpid(), "host": os.uname().nodename, "command": self.command,
             "since": datetime.now(UTC).isoformat(timespec="seconds"),
         }))
         handle.flush()

@@ -6,7 +6,6 @@ skclaw calls wrangler's top-level configuration the environment ``default``.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -279,6 +278,8 @@ def find_wrangler_config(project_dir: Path, configured: str | None) -> Path:
 
 def _read_config(path: Path) -> dict[str, Any]:
     if path.suffix == ".toml":
+        import tomllib  # only for wrangler.toml
+
         try:
             data: Any = tomllib.loads(path.read_text("utf-8"))
         except (OSError, UnicodeDecodeError) as exc:

@@ -243,3 +243,30 @@ def test_retry_delay_knob_reaches_wrangler_calls(tmp_path: Path, monkeypatch: py
     assert info.value.transient and info.value.code == 10013
     assert runs.read_text().splitlines() == ["run"] * 3
     assert time.monotonic() - started < 1.4  # the real waits alone add up to at least 1.5 s
+
+
+def test_the_version_of_a_shell_script_shim_comes_from_the_sibling_package(tmp_path: Path) -> None:
+    """pnpm's node_modules/.bin/wrangler is a shell script, not a symlink: no `--version` start."""
+    from skclaw.wrangler.core import _version_from_package
+
+    modules = tmp_path / "node_modules"
+    (modules / ".bin").mkdir(parents=True)
+    (modules / "wrangler").mkdir()
+    (modules / "wrangler" / "package.json").write_text('{"name": "wrangler", "version": "4.86.0"}')
+    shim = modules / ".bin" / "wrangler"
+    shim.write_text('#!/bin/sh\nexec node "$(dirname "$0")/../wrangler/bin/wrangler.js" "$@"\n')
+    shim.chmod(0o755)
+    assert _version_from_package(shim) == WranglerVersion(4, 86, 0)
+    elsewhere = tmp_path / "bin" / "wrangler"  # a wrapper outside node_modules: probed with --version
+    elsewhere.parent.mkdir()
+    elsewhere.write_text("#!/bin/sh\n")
+    assert _version_from_package(elsewhere) is None
+
+
+def test_the_ledger_read_starts_with_wranglers_own_bootstrap() -> None:
+    """skclaw's one `d1 execute` of state sends what `d1 migrations list` sends first, then reads."""
+    from skclaw.wrangler.d1 import ledger_bootstrap_sql, ledger_select_sql
+    from tests.hardening import MIGRATIONS_BOOTSTRAP
+
+    assert ledger_bootstrap_sql("d1_migrations").replace('"', "").startswith(MIGRATIONS_BOOTSTRAP)
+    assert ledger_select_sql('odd"name') == 'SELECT name FROM "odd""name" ORDER BY id;'

@@ -4,10 +4,9 @@ run never reaches the API."""
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -95,6 +94,8 @@ def deploy(
 
 def bundle_digest(app: AppContext, env: str) -> str:
     """SHA-256 over the files `wrangler deploy` would upload (bundled offline, source maps aside)."""
+    import hashlib
+
     with tempfile.TemporaryDirectory(prefix="skclaw-plan-") as tmp:
         outdir = Path(tmp) / "out"
         app.wrangler.deploy_dry_run(env, outdir)
@@ -105,18 +106,25 @@ def bundle_digest(app: AppContext, env: str) -> str:
     return digest.hexdigest()
 
 
-def deploy_plan(app: AppContext, env: str, target: EnvTarget, values: Mapping[str, SecretValue],
-                options: dict[str, Any]) -> dict[str, Any]:
-    from skclaw.secrets import fingerprints
+def deployed_version(app: AppContext, env: str) -> str | None:
+    """The version the env's Worker serves now (None: a first deploy), for a saved plan."""
     from skclaw.secrets.sync import current_version
     from skclaw.wrangler import is_worker_not_found
 
     try:
-        deployed: str | None = current_version(app, env)
+        return current_version(app, env)
     except WranglerError as exc:
         if not is_worker_not_found(exc):
             raise
-        deployed = None  # a first deploy
+        return None  # a first deploy
+
+
+def deploy_plan(app: AppContext, env: str, target: EnvTarget, values: Mapping[str, SecretValue],
+                options: dict[str, Any], *, deployed: Future[str | None] | None = None) -> dict[str, Any]:
+    """The plan document; ``deployed`` is the read of the deployed version when already started."""
+    from skclaw.secrets import fingerprints
+
+    deployed_now = deployed.result() if deployed is not None else deployed_version(app, env)
     key = fingerprints.load_key(app.environ)
     return {
         "command": "deploy",
@@ -124,7 +132,7 @@ def deploy_plan(app: AppContext, env: str, target: EnvTarget, values: Mapping[st
         "environments": {env: {
             "account": target.account_id or app.environ.get("CLOUDFLARE_ACCOUNT_ID") or None,
             "worker": target.worker,
-            "deployedVersion": deployed,
+            "deployedVersion": deployed_now,
             "bundle": bundle_digest(app, env),
             "secrets": {k: fingerprints.fingerprint(key, target.worker, k, v) for k, v in sorted(values.items())},
         }},
@@ -196,11 +204,20 @@ def run_deploy(
                 "the Worker keeps its current value, if any"
             )
 
+    deployed: Future[str | None] | None = None
     if not dry_run:
-        # The preflight reads are independent: one round trip of wall time, not two.
-        with ThreadPoolExecutor(max_workers=2) as pool:
+        # The preflight reads are independent: one round trip of wall time, not two. A saved plan's
+        # deployed version, and at a terminal the account's name (`wrangler whoami`, for the
+        # consent), are read in the same round.
+        with ThreadPoolExecutor(max_workers=4) as pool:
             secrets_check = None if with_secrets else pool.submit(check_worker_secrets, app, target)
             migrations_check = pool.submit(check_pending_migrations, app, target)
+            if planning or expected is not None:
+                deployed = pool.submit(deployed_version, app, env)
+            if app.interactive:
+                pool.submit(lambda: app.account_names)
+            if not planning:
+                pool.submit(audit.actor)  # the audit's `git config` start, off the critical path
         # Leaving the pool waited for both: no read outlives the run, whichever one failed.
         if secrets_check is not None:
             check = secrets_check.result()
@@ -238,7 +255,7 @@ def run_deploy(
 
         options = {"env": env, "skipBuild": skip_build, "withSecrets": with_secrets, "message": message,
                    "checkMigrations": check_migrations}
-        document = deploy_plan(app, env, target, values, options)
+        document = deploy_plan(app, env, target, values, options, deployed=deployed)
         if expected is not None:
             saved_plan.refuse_if_moved(expected, document, outcome="nothing was deployed")
         else:

@@ -5,8 +5,10 @@ A run goes through these steps; any of them can stop it:
 1. Resolve the env, its D1 database and the location (local or remote); print the target.
 2. Policy: a protected env is only migrated ``--remote``; otherwise no wrangler D1 command runs,
    so no local copy of production's database is ever created.
-3. Read state: ``d1 migrations list`` (what is pending) and skclaw's checksum table (have applied
-   files been edited since?).
+3. Read state in one ``d1 execute``: wrangler's migrations ledger, read as ``d1 migrations list``
+   reads it (pending = the files not in it, in wrangler's order), and skclaw's checksum table
+   (have applied files been edited since?); a remote non-interactive run reads the restore point
+   beside it.
 4. Lint what is pending (:mod:`skclaw.migrations`, a canary replay). ``--list`` and
    ``--dry-run`` stop here.
 5. Consent (:func:`skclaw.safety.request_consent`).
@@ -20,7 +22,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -166,20 +168,30 @@ class D1Client:
         self._target = target
         self._db = target.database.binding
 
-    def pending(self) -> list[str]:
-        return self._wrangler.d1_pending(self._target.env, self._db, remote=self._target.remote)
-
-    def recorded_checksums(self) -> dict[str, str]:
-        """{file: sha256} skclaw recorded; empty when the table does not exist yet."""
-        sql = f"SELECT name, sha256 FROM {CHECKSUM_TABLE}"
+    def read_state(self, *, checksums: bool = True) -> tuple[list[str], dict[str, str]]:
+        """(names in wrangler's migrations ledger, {file: sha256} skclaw recorded), in one
+        `d1 execute`. The checksums are empty when not asked for or when their table does not
+        exist yet (then the ledger is read again alone: once per database, before skclaw's
+        first apply to it)."""
+        db = self._target.database
+        also = [f"SELECT name, sha256 FROM {CHECKSUM_TABLE};"] if checksums else []
         try:
-            rows = self._wrangler.d1_query(self._target.env, self._db, sql, remote=self._target.remote,
-                                           what=f"reading {CHECKSUM_TABLE}")
+            applied, extra = self._wrangler.d1_applied(self._target.env, self._db, table=db.migrations_table,
+                                                       remote=self._target.remote, also=also)
         except WranglerError as exc:
-            if f"no such table: {CHECKSUM_TABLE}" in f"{exc.message}\n{exc.detail}":
-                return {}
-            raise
-        return {str(row["name"]): str(row["sha256"]) for row in rows if "name" in row and "sha256" in row}
+            if not (also and f"no such table: {CHECKSUM_TABLE}" in f"{exc.message}\n{exc.detail}"):
+                raise
+            applied, extra = self._wrangler.d1_applied(self._target.env, self._db, table=db.migrations_table,
+                                                       remote=self._target.remote)
+        rows = extra[0] if extra else []
+        return applied, {str(row["name"]): str(row["sha256"]) for row in rows if "name" in row and "sha256" in row}
+
+    def pending(self) -> list[str]:
+        """The files `d1 migrations apply` would apply now: those not in the ledger, in its order."""
+        from skclaw.migrations.order import list_migration_files
+
+        applied = set(self.read_state(checksums=False)[0])
+        return [name for name in list_migration_files(self._target.database.migrations_dir) if name not in applied]
 
     def bookmark(self) -> str:
         return self._wrangler.d1_bookmark(self._target.env, self._db)
@@ -245,7 +257,7 @@ def run_migrate(
 ) -> Outcome:
     """The migrate pipeline: target, policy, state, lint, (save the plan | compare with a saved one),
     consent, restore point, apply."""
-    from skclaw.migrations import list_migration_files
+    from skclaw.migrations.order import list_migration_files  # not the lint's modules: not yet
 
     planning = plan_out is not None
     dry_run = dry_run or planning
@@ -263,7 +275,7 @@ def run_migrate(
     target = Target(
         env=env_name,
         worker=env_target.worker,
-        account=app.account_label(env_target),
+        account="",  # set below; at a terminal it takes a `wrangler whoami`, run beside the reads
         database=db,
         remote=remote,
         protected=app.is_protected(env_name),
@@ -286,8 +298,13 @@ def run_migrate(
     }
     from skclaw import policy
 
+    def with_account() -> Target:
+        # Only a remote run shows the account (a local one has none to show).
+        return replace(target, account=app.account_label(env_target)) if remote else target
+
     refusal = policy.migrate_location_refusal(app.protection(env_name), remote=remote, local_flag=local)
     if refusal:
+        target = with_account()
         show_target(app, target)  # the log records what was refused
         flag = "" if env_name == DEFAULT_ENV else f" --env {env_name}"
         refuse(
@@ -303,25 +320,24 @@ def run_migrate(
         app.lock_env(env_name)  # before reading what is pending: the plan must still hold at apply
 
     client = D1Client(app, target)
-    # Round one: the reads, in parallel. In a non-interactive run the restore point is read here
-    # too (nothing waits between it and the apply); at a terminal it is taken after the answer.
-    # Only when the gate cannot refuse for want of flags (a refused run reads no restore point).
+    # Round one: the reads, in parallel. The ledger and skclaw's checksums come from one
+    # `d1 execute`. In a non-interactive run the restore point is read here too (nothing waits
+    # between it and the apply); at a terminal it is taken after the answer. Only when the gate
+    # cannot refuse for want of flags (a refused run reads no restore point).
     early_bookmark = (remote and not app.interactive and not (list_only or dry_run)
                       and (not target.protected or (app.action.yes and app.action.confirm_env == env_name)))
-    # Local D1 is one sqlite file that `migrations list` also writes to: one wrangler at a time there.
-    with ThreadPoolExecutor(max_workers=3 if remote else 1) as pool:
-        pending_read = pool.submit(client.pending)
-        sums_read = None if list_only else pool.submit(client.recorded_checksums)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        state_read = pool.submit(client.read_state, checksums=not list_only)
         bookmark_read = pool.submit(client.bookmark) if early_bookmark else None
-    pending_set = set(pending_read.result())
-    unknown = sorted(pending_set.difference(files))
-    if unknown:
-        raise FailedError(
-            f"wrangler lists pending migrations that are not in {db.migrations_dir}: "
-            + ", ".join(unknown)
-        )
-    pending = [name for name in files if name in pending_set]
-    already = [name for name in files if name not in pending_set]
+        account_read = pool.submit(with_account)
+        if not list_only:
+            pool.submit(audit.actor)  # the audit's `git config` start, off the critical path
+            import skclaw.migrations  # noqa: F401  (the lint's modules, imported while wrangler runs)
+    target = account_read.result()
+    applied_names, recorded = state_read.result()
+    applied_set = set(applied_names)
+    pending = [name for name in files if name not in applied_set]
+    already = [name for name in files if name in applied_set]
     result.update(pending=pending, alreadyApplied=already)
 
     if list_only:
@@ -330,8 +346,8 @@ def run_migrate(
         show_lists(app, already, pending)
         return Outcome(result)
 
-    if already and sums_read is not None:
-        check_integrity(app, sums_read.result(), target, already, result)
+    if already:
+        check_integrity(app, recorded, target, already, result)
     try:
         findings = lint(target, already, pending)
     except UsageError as exc:  # a file that does not replay: named, with SQLite's error

@@ -162,10 +162,17 @@ def find_wrangler(
 
 
 def _version_from_package(executable: Path) -> WranglerVersion | None:
-    """Read the version from wrangler's package.json next to the resolved bin (no Node start)."""
+    """Read the version from wrangler's package.json next to the resolved bin (no Node start).
+
+    ``node_modules/.bin/wrangler`` is a symlink into the package with npm, a shell script with
+    pnpm (and on some Windows-made trees): then the package is its sibling ``node_modules/wrangler``.
+    """
     try:
         real = executable.resolve()
-        for parent in list(real.parents)[:3]:
+        candidates = list(real.parents)[:3]
+        if executable.parent.name == ".bin":
+            candidates.append(executable.parent.parent / "wrangler")
+        for parent in candidates:
             manifest = parent / "package.json"
             if manifest.is_file():
                 data = json.loads(manifest.read_text("utf-8"))

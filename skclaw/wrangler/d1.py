@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from skclaw.errors import FailedError
@@ -61,16 +62,37 @@ def parse_bookmark(stdout: str) -> str:
     return bookmark
 
 
-def parse_query_rows(stdout: str) -> list[dict[str, Any]]:
-    """Rows of the last statement of `d1 execute` output (a JSON list of query results)."""
+def parse_query_results(stdout: str) -> list[list[dict[str, Any]]]:
+    """The rows of each statement of `d1 execute` output (a JSON list, one query result per statement)."""
     try:
         data = json_after_logs(stdout, "[")
     except ValueError:
         raise FailedError("wrangler d1 execute printed no JSON result") from None
-    if not isinstance(data, list) or not data or not isinstance(data[-1], dict):
+    if not isinstance(data, list) or not data or not all(isinstance(item, dict) for item in data):
         raise FailedError("wrangler d1 execute printed an unexpected result")
-    rows = data[-1].get("results") or []
-    return [row for row in rows if isinstance(row, dict)]
+    return [[row for row in item.get("results") or [] if isinstance(row, dict)] for item in data]
+
+
+def parse_query_rows(stdout: str) -> list[dict[str, Any]]:
+    """Rows of the last statement of `d1 execute` output."""
+    return parse_query_results(stdout)[-1]
+
+
+def quote_identifier(name: str) -> str:
+    """An SQLite identifier in double quotes (as the newest wrangler quotes the ledger's name)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def ledger_bootstrap_sql(table: str) -> str:
+    """What `wrangler d1 migrations list | apply` sends first: the ledger table, if missing."""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {quote_identifier(table)}(\n\t\tid INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "\n\t\tname TEXT UNIQUE,\n\t\tapplied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL\n);"
+    )
+
+
+def ledger_select_sql(table: str) -> str:
+    return f"SELECT name FROM {quote_identifier(table)} ORDER BY id;"
 
 
 def failed_migration(detail: str) -> tuple[str | None, str]:
@@ -96,13 +118,36 @@ class D1Commands(WranglerCore):
 
     def d1_query(self, env: str, binding: str, sql: str, *, remote: bool, what: str) -> list[dict[str, Any]]:
         """Rows of a read-only query (`d1 execute --command`)."""
+        return self.d1_query_all(env, binding, sql, remote=remote, what=what)[-1]
+
+    def d1_query_all(self, env: str, binding: str, sql: str, *, remote: bool, what: str) -> list[list[dict[str, Any]]]:
+        """The rows of each statement of ``sql``, run as one `d1 execute --command` (one request)."""
         # Without --json: with it, wrangler 4.86 prints errors as JSON on stdout only. Not a
         # terminal, so wrangler prints the result as JSON after its log lines anyway.
         done = self.call(
             ["d1", "execute", positional(binding, "D1 binding"), _location(remote), flag("--command", sql)],
             env=env, what=what,
         )
-        return parse_query_rows(done.stdout)
+        return parse_query_results(done.stdout)
+
+    def d1_applied(
+        self, env: str, binding: str, *, table: str, remote: bool, also: Sequence[str] = (),
+    ) -> tuple[list[str], list[list[dict[str, Any]]]]:
+        """The names in the migrations ledger ``table``, oldest first, and the rows of the read-only
+        statements ``also``: one wrangler start instead of `migrations list` plus a query.
+
+        The ledger is read as `d1 migrations list` reads it, bootstrap included (it creates the
+        table when missing, exactly like `migrations list | apply`), so files minus these names, in
+        wrangler's file order, is what `d1 migrations apply` would apply.
+        """
+        sql = " ".join([ledger_bootstrap_sql(table), ledger_select_sql(table), *also])
+        results = self.d1_query_all(env, binding, sql, remote=remote, what=f"reading {table}")
+        if len(results) != 2 + len(also):
+            raise FailedError(
+                f"wrangler d1 execute answered {len(results)} results for {2 + len(also)} statements"
+            )
+        names = [str(row["name"]) for row in results[1] if row.get("name") is not None]
+        return names, results[2:]
 
     def d1_execute(self, env: str, binding: str, sql: str, *, remote: bool, what: str) -> WranglerResult:
         """A write (`d1 execute --yes --command`); callers make it idempotent, so it is retried."""
