@@ -13,13 +13,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import click
 
 from skclaw import __version__
 from skclaw.errors import Cancelled, ExitCode, InterruptedRun, SkclawError
 from skclaw.options import ActionOptions, GlobalOptions
+
+if TYPE_CHECKING:
+    from skclaw.results import CommandResult
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -202,10 +205,14 @@ class Outcome:
 _KIND_BY_CODE = {1: "failed", 2: "usage", 3: "refused", 4: "partial", 5: "drift", 130: "interrupted"}
 
 
-def run_command(name: str) -> Callable[[Callable[..., Outcome]], Callable[..., int]]:
+#: what a command body returns (an Outcome until every command has its result type)
+Computed: TypeAlias = "Outcome | CommandResult"
+
+
+def run_command(name: str) -> Callable[[Callable[..., Computed]], Callable[..., int]]:
     """Wrap a command body: build the AppContext, run, render the envelope, map errors to codes."""
 
-    def decorate(body: Callable[..., Outcome]) -> Callable[..., int]:
+    def decorate(body: Callable[..., Computed]) -> Callable[..., int]:
         @functools.wraps(body)
         def wrapper(**kwargs: Any) -> int:
             from skclaw.context import AppContext
@@ -220,7 +227,7 @@ def run_command(name: str) -> Callable[[Callable[..., Outcome]], Callable[..., i
             )
             app = AppContext(options, action, command=name)
 
-            def call() -> Outcome:
+            def call() -> Computed:
                 from skclaw.context import check_env_options
 
                 # A bad env name is exit 2 before any config is read or file written.
@@ -240,8 +247,9 @@ def run_command(name: str) -> Callable[[Callable[..., Outcome]], Callable[..., i
     return decorate
 
 
-def execute(app: Any, name: str, call: Callable[[], Outcome]) -> int:
-    from skclaw import process
+def execute(app: Any, name: str, call: Callable[[], Computed]) -> int:
+    from skclaw import audit, process
+    from skclaw.results import CommandResult
 
     out = app.output
     try:
@@ -265,6 +273,9 @@ def execute(app: Any, name: str, call: Callable[[], Outcome]) -> int:
         if exc.hint:
             out.info(exc.hint)
         partial = getattr(exc, "partial_result", None)
+        if isinstance(partial, CommandResult):  # it changed something before it failed
+            audit.record_result(app.project_dir, partial)
+            partial = partial.to_json()
         _finish(app, name, code, partial, {"kind": exc.kind, "message": str(exc)})
         return code
     except KeyboardInterrupt:
@@ -279,6 +290,15 @@ def execute(app: Any, name: str, call: Callable[[], Outcome]) -> int:
         out.error(f"skclaw hit an unexpected error ({type(exc).__name__}). Details: {path}")
         out.envelope(name, 1, None, {"kind": "failed", "message": f"internal error; see {path}"})
         return int(ExitCode.FAILED)
+    if isinstance(outcome, CommandResult):
+        from skclaw.render import render
+
+        verdict = outcome.verdict()
+        render(outcome, out)
+        audit.record_result(app.project_dir, outcome)
+        _finish(app, name, verdict.exit_code, outcome.to_json(), verdict.error(),
+                reveal_values=outcome.reveal_values)
+        return verdict.exit_code
     error = None
     if outcome.exit_code != 0:
         kind = outcome.kind or _KIND_BY_CODE.get(outcome.exit_code, "failed")

@@ -1,0 +1,143 @@
+"""What each command computed: frozen result types, their JSON, their exit code and their audit.
+
+The pattern (follow it for a new command, e.g. ``release``):
+
+1. Define a frozen dataclass here that subclasses :class:`CommandResult` and holds everything the
+   command found or did: typed fields (tuples, not lists; nested frozen types per environment),
+   never a secret value unless the user asked to see it (``rotate --print-value``).
+2. ``to_json()`` returns the ``result`` of the ``--json`` envelope. Its keys are part of the
+   contract (DESIGN.md, "JSON output"): add keys freely, never rename one.
+3. ``verdict()`` says how the run ends: exit code, error message and kind (default: exit 0).
+4. ``audit_entries()`` says what goes into ``.skclaw/audit.jsonl``: one :class:`AuditEntry` per
+   environment that changed or was refused (names and outcomes only, never values).
+5. The command body returns the result; :func:`skclaw.cli.execute` (the boundary) then renders it
+   for people (:func:`skclaw.render.render`: the summary lines and tables, written once, from the
+   result), writes its audit records (:func:`skclaw.audit.record_result`, the only caller of
+   ``audit.record``) and the ``--json`` envelope. A command raising a :class:`~skclaw.errors.SkclawError`
+   after it changed something attaches its result as ``exc.partial_result``: the boundary audits
+   it and puts its JSON in the envelope (the error line replaces the human summary then).
+
+Progress (steps, plan blocks, consent prompts, warnings, spinners) stays in the commands: it is
+said while the work happens. What the run *achieved* is said here and in :mod:`skclaw.render`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar, TypeAlias
+
+#: A value the JSON envelope can carry.
+JSON: TypeAlias = "str | int | float | bool | Sequence[JSON] | Mapping[str, JSON] | None"
+JSONObject: TypeAlias = "dict[str, JSON]"
+
+_KIND_BY_CODE = {1: "failed", 2: "usage", 3: "refused", 4: "partial", 5: "drift", 130: "interrupted"}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How a run ends: its exit code and, when it is not 0, the envelope's ``error``."""
+
+    exit_code: int = 0
+    message: str | None = None
+    kind: str | None = None
+
+    def error(self) -> dict[str, str] | None:
+        if self.exit_code == 0:
+            return None
+        kind = self.kind or _KIND_BY_CODE.get(self.exit_code, "failed")
+        return {"kind": kind, "message": self.message or kind}
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One line of the audit trail (the time and the actor are added when it is written)."""
+
+    command: str
+    env: str
+    worker: str | None
+    outcome: str
+    keys: tuple[str, ...] = ()
+    #: the command's own fields (versionId, bookmark, error, ...): names and ids only
+    details: Mapping[str, JSON] = field(default_factory=dict)
+
+
+class CommandResult:
+    """Base of every command's result type (subclasses are frozen dataclasses)."""
+
+    #: ``--json`` carries secret values (only ``secrets rotate --print-value --json`` sets this)
+    reveal_values: ClassVar[bool] = False
+
+    def to_json(self) -> JSONObject:
+        raise NotImplementedError
+
+    def verdict(self) -> Verdict:
+        return Verdict()
+
+    def audit_entries(self) -> Sequence[AuditEntry]:
+        return ()
+
+
+def partial_outcome(what: str, ok_envs: Sequence[str], failed: Sequence[str]) -> Verdict:
+    """Per-env commands: exit 4 when some envs changed and others failed, 1 when none changed."""
+    if not failed:
+        return Verdict()
+    held = f" The new values are on: {', '.join(ok_envs)}." if ok_envs else " No environment changed."
+    return Verdict(4 if ok_envs else 1, f"{what} failed for {', '.join(failed)}.{held}")
+
+
+# -- status -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrafficShare:
+    version_id: str | None
+    percentage: float | None
+
+    def to_json(self) -> JSONObject:
+        return {"versionId": self.version_id, "percentage": self.percentage}
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A Worker's deployment as `wrangler deployments status|list --json` describes it."""
+
+    id: str | None
+    created: str | None
+    author: str | None
+    message: str | None
+    source: str | None
+    versions: tuple[TrafficShare, ...]
+
+    def to_json(self) -> JSONObject:
+        return {"id": self.id, "created": self.created, "author": self.author, "message": self.message,
+                "source": self.source, "versions": [v.to_json() for v in self.versions]}
+
+
+@dataclass(frozen=True)
+class EnvStatus:
+    worker: str
+    deployment: Deployment | None
+    error: str | None = None
+
+    @property
+    def status(self) -> str:
+        return "failed" if self.error else "ok"
+
+    def to_json(self) -> JSONObject:
+        return {"worker": self.worker, "status": self.status,
+                "deployment": self.deployment.to_json() if self.deployment else None, "error": self.error}
+
+
+@dataclass(frozen=True)
+class StatusResult(CommandResult):
+    """`skclaw status`: the live deployment per env (reads only; nothing audited)."""
+
+    environments: Mapping[str, EnvStatus]
+
+    def to_json(self) -> JSONObject:
+        return {"environments": {env: s.to_json() for env, s in self.environments.items()}}
+
+    def verdict(self) -> Verdict:
+        failed = [env for env, s in self.environments.items() if s.error]
+        return Verdict(1, f"status failed for {', '.join(failed)}") if failed else Verdict()
