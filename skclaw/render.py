@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import singledispatch
 
 from skclaw.output import Output
-from skclaw.results import CommandResult, StatusResult
+from skclaw.results import CommandResult, RollbackResult, StatusResult
 from skclaw.timefmt import ago
 
 
@@ -33,3 +33,14 @@ def _status(result: StatusResult, out: Output) -> None:
             out.result(f"  message: {deployment.message}")
         for item in deployment.versions:
             out.result(f"  {float(item.percentage or 0):>5g}%  {item.version_id}")
+
+
+@render.register
+def _rollback(result: RollbackResult, out: Output) -> None:
+    if result.already_live:
+        out.success(f"{result.version_id} is already live at 100% on {result.worker}; nothing to do")
+    elif result.status == "ok":
+        out.success(f"rolled {result.worker} ({result.environment}) back: {result.version_id} is live at 100% "
+                    "(verified)")
+    else:
+        out.error(result.unverified_message)

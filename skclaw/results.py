@@ -141,3 +141,52 @@ class StatusResult(CommandResult):
     def verdict(self) -> Verdict:
         failed = [env for env, s in self.environments.items() if s.error]
         return Verdict(1, f"status failed for {', '.join(failed)}") if failed else Verdict()
+
+
+# -- rollback ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RollbackResult(CommandResult):
+    """`skclaw rollback`. ``status``: ok, or failed (wrangler failed, or the version is not live)."""
+
+    environment: str
+    worker: str
+    from_version_id: str | None
+    version_id: str
+    message: str | None
+    status: str = "ok"
+    verified: bool = False
+    #: the version was live at 100 % already: nothing was done
+    already_live: bool = False
+    #: what is live afterwards, when it is not ``version_id``
+    live_after: str | None = None
+    error: str | None = None
+
+    def to_json(self) -> JSONObject:
+        return {"environment": self.environment, "worker": self.worker, "fromVersionId": self.from_version_id,
+                "versionId": self.version_id, "verified": self.verified, "message": self.message,
+                "status": self.status}
+
+    @property
+    def unverified_message(self) -> str:
+        return (f"wrangler reported the rollback, but {self.version_id} is not live at "
+                f"100% on {self.worker} (live: {self.live_after})")
+
+    def verdict(self) -> Verdict:
+        return Verdict(1, self.unverified_message) if self.status == "failed" else Verdict()
+
+    def audit_entries(self) -> Sequence[AuditEntry]:
+        if self.already_live:
+            return ()
+        details: dict[str, JSON] = {"versionId": self.version_id}
+        if self.error is not None:
+            outcome = "failed"
+            details["error"] = self.error
+        elif not self.verified:
+            outcome = "unverified"
+            details["live"] = self.live_after
+        else:
+            outcome = "ok"
+            details.update(fromVersionId=self.from_version_id, message=self.message)
+        return (AuditEntry("rollback", self.environment, self.worker, outcome, details=details),)
