@@ -272,18 +272,16 @@ def execute(app: Any, name: str, call: Callable[[], Computed]) -> int:
                 out.info(excerpt, always=True)
         if exc.hint:
             out.info(exc.hint)
-        partial = getattr(exc, "partial_result", None)
-        if isinstance(partial, CommandResult):  # it changed something before it failed
-            audit.record_result(app.project_dir, partial)
-            partial = partial.to_json()
-        _finish(app, name, code, partial, {"kind": exc.kind, "message": str(exc)})
+        partial, reveal = _partial_result(app, exc)
+        _finish(app, name, code, partial, {"kind": exc.kind, "message": str(exc)}, reveal_values=reveal)
         return code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         process.kill_all_children()
         signame = process.signal_name()
         out.error(f"Interrupted ({signame}); wrangler was stopped.")
-        _finish(app, name, process.interrupted_exit_code(), None,
-                {"kind": "interrupted", "message": f"interrupted by {signame}"})
+        partial, reveal = _partial_result(app, exc)  # a command may attach what it finished
+        _finish(app, name, process.interrupted_exit_code(), partial,
+                {"kind": "interrupted", "message": f"interrupted by {signame}"}, reveal_values=reveal)
         return process.interrupted_exit_code()
     except Exception as exc:  # the boundary: a bug, reported briefly, with the traceback on disk
         path = write_crash_log(exc)
@@ -305,6 +303,19 @@ def execute(app: Any, name: str, call: Callable[[], Computed]) -> int:
         error = {"kind": kind, "message": outcome.message or kind}
     _finish(app, name, outcome.exit_code, outcome.result, error, reveal_values=outcome.reveal_values)
     return outcome.exit_code
+
+
+def _partial_result(app: Any, exc: BaseException) -> tuple[Any, bool]:
+    """What a failed run did before it failed (``exc.partial_result``): audited here, and its JSON
+    (with whether it may carry values) for the envelope. Not rendered: the error line says it."""
+    from skclaw import audit
+    from skclaw.results import CommandResult
+
+    partial = getattr(exc, "partial_result", None)
+    if not isinstance(partial, CommandResult):
+        return partial, False  # a command not converted yet attaches its JSON itself
+    audit.record_result(app.project_dir, partial)
+    return partial.to_json(), partial.reveal_values
 
 
 def _finish(app: Any, name: str, code: int, result: Any, error: dict[str, str] | None, *,

@@ -11,7 +11,16 @@ from __future__ import annotations
 from functools import singledispatch
 
 from skclaw.output import Output
-from skclaw.results import CommandResult, RollbackResult, StatusResult
+from skclaw.results import (
+    CommandResult,
+    DriftResult,
+    ListResult,
+    RollbackResult,
+    RotateResult,
+    SetResult,
+    StatusResult,
+    Verdict,
+)
 from skclaw.timefmt import ago
 
 
@@ -44,3 +53,63 @@ def _rollback(result: RollbackResult, out: Output) -> None:
                     "(verified)")
     else:
         out.error(result.unverified_message)
+
+
+def _failure(verdict: Verdict, out: Output) -> None:
+    """The closing error line of a per-env command that failed somewhere."""
+    if verdict.exit_code != 0 and verdict.message:
+        out.error(verdict.message)
+
+
+@render.register
+def _set(result: SetResult, out: Output) -> None:
+    out.success(f"stored {result.key} for {result.environment} in {result.source}")
+    if result.pushed:
+        out.success(f"pushed {result.key} to {result.worker}")
+
+
+@render.register
+def _rotate(result: RotateResult, out: Output) -> None:
+    for env, done in result.environments.items():
+        if done.error:
+            out.error(f"{env}: {done.error}")
+            continue
+        out.success(f"{env}: rotated {result.key} ({'stored' if result.no_push else 'stored and pushed'})")
+        if done.value is not None and not out.json_mode:  # the value was masked for GitHub when it was made
+            value = done.value.reveal()
+            out.print_value(value if len(result.environments) == 1 else f"{env}\t{value}")
+    _failure(result.verdict(), out)
+
+
+@render.register
+def _list(result: ListResult, out: Output) -> None:
+    mark = {True: "yes", False: "no", None: "?"}
+    for env, entry in result.environments.items():
+        if entry.error:
+            out.error(f"{env}: {entry.error}")
+        if entry.source is None:
+            continue
+        out.result_table(
+            f"{env} → {entry.worker} · {entry.source}",
+            ["secret", "role", "in source", "on Worker"],
+            [(k.name, k.role, mark[k.in_source], mark[k.on_worker]) for k in entry.keys],
+        )
+
+
+_OUTSIDE = {True: "yes: the Worker's version is not one skclaw made (values unknown)", False: "no",
+            None: "unknown: skclaw has not pushed here yet"}
+
+
+@render.register
+def _drift(result: DriftResult, out: Output) -> None:
+    for env, entry in result.environments.items():
+        if entry.error is not None:
+            out.error(f"{env}: {entry.error}")
+            continue
+        rows = [(k, "missing on Cloudflare") for k in entry.missing]
+        rows += [(k, "on Cloudflare, not in the manifest") for k in entry.extra]
+        rows += [(k, "source changed since skclaw pushed it") for k in entry.source_changed]
+        out.result(f"{env} → {entry.worker}: {'in sync' if entry.status == 'ok' else 'DRIFT'}")
+        out.result(f"  changed outside skclaw: {_OUTSIDE[entry.changed_outside]}")
+        if rows:
+            out.result_table(None, ["secret", "drift"], rows)

@@ -25,7 +25,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
+
+if TYPE_CHECKING:
+    from skclaw.secrets.value import SecretValue
 
 #: A value the JSON envelope can carry.
 JSON: TypeAlias = "str | int | float | bool | Sequence[JSON] | Mapping[str, JSON] | None"
@@ -65,8 +68,10 @@ class AuditEntry:
 class CommandResult:
     """Base of every command's result type (subclasses are frozen dataclasses)."""
 
-    #: ``--json`` carries secret values (only ``secrets rotate --print-value --json`` sets this)
-    reveal_values: ClassVar[bool] = False
+    @property
+    def reveal_values(self) -> bool:
+        """``--json`` carries secret values (only ``secrets rotate --print-value --json``)."""
+        return False
 
     def to_json(self) -> JSONObject:
         raise NotImplementedError
@@ -190,3 +195,190 @@ class RollbackResult(CommandResult):
             outcome = "ok"
             details.update(fromVersionId=self.from_version_id, message=self.message)
         return (AuditEntry("rollback", self.environment, self.worker, outcome, details=details),)
+
+
+# -- secrets set ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SetResult(CommandResult):
+    """`skclaw secrets set`: the value is stored in the source; with --push also on the Worker."""
+
+    environment: str
+    worker: str
+    key: str
+    source: str
+    pushed: bool = False
+    #: the push failed (the value stays stored): wrangler's message
+    push_error: str | None = None
+
+    def to_json(self) -> JSONObject:
+        return {"environment": self.environment, "worker": self.worker, "key": self.key, "source": self.source,
+                "stored": True, "pushed": self.pushed}
+
+    def audit_entries(self) -> Sequence[AuditEntry]:
+        if self.push_error is not None:
+            return (AuditEntry("secrets set", self.environment, self.worker, "stored-not-pushed", (self.key,),
+                               {"error": self.push_error}),)
+        return (AuditEntry("secrets set", self.environment, self.worker, "pushed" if self.pushed else "stored",
+                           (self.key,)),)
+
+
+# -- secrets rotate ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RotatedEnv:
+    """One env of a rotation: stored in the source first, then (unless --no-push) pushed."""
+
+    env: str
+    worker: str
+    key: str
+    source: str
+    stored: bool = False
+    pushed: bool = False
+    #: why storing or pushing failed (the source's or wrangler's message)
+    failure: str | None = None
+    #: the new value, kept only with --print-value
+    value: SecretValue | None = None
+
+    @property
+    def status(self) -> str:
+        return "failed" if self.failure is not None else "ok"
+
+    @property
+    def error(self) -> str | None:
+        if self.failure is None:
+            return None
+        if not self.stored:
+            return f"storing failed: {self.failure}"
+        return (f"{self.failure} The source holds the new value (the previous one is kept); finish with: "
+                f"skclaw secrets sync --env {self.env} --only {self.key}")
+
+    def to_json(self) -> JSONObject:
+        entry: JSONObject = {"worker": self.worker, "status": self.status, "pushed": [self.key] if self.pushed else [],
+                             "deleted": [], "error": self.error, "stored": self.stored, "source": self.source}
+        if self.value is not None:
+            entry["value"] = self.value.reveal()
+        return entry
+
+    def audit_entry(self, *, no_push: bool) -> AuditEntry:
+        if self.failure is not None:
+            outcome = "stored-not-pushed" if self.stored else "failed"
+            return AuditEntry("secrets rotate", self.env, self.worker, outcome, (self.key,), {"error": self.failure})
+        return AuditEntry("secrets rotate", self.env, self.worker, "stored" if no_push else "pushed", (self.key,))
+
+
+@dataclass(frozen=True)
+class RotateResult(CommandResult):
+    key: str
+    environments: Mapping[str, RotatedEnv]
+    no_push: bool = False
+    print_value: bool = False
+
+    @property
+    def reveal_values(self) -> bool:
+        return self.print_value
+
+    def to_json(self) -> JSONObject:
+        return {"environments": {env: e.to_json() for env, e in self.environments.items()}}
+
+    def verdict(self) -> Verdict:
+        return partial_outcome("secrets rotate", [env for env, e in self.environments.items() if e.status == "ok"],
+                               [env for env, e in self.environments.items() if e.status != "ok"])
+
+    def audit_entries(self) -> Sequence[AuditEntry]:
+        return tuple(e.audit_entry(no_push=self.no_push) for e in self.environments.values())
+
+
+# -- secrets list -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListedKey:
+    name: str
+    role: str  # required | optional | extra | unmanaged
+    in_source: bool
+    on_worker: bool | None  # None: the Worker's names could not be read
+
+    def to_json(self) -> JSONObject:
+        return {"name": self.name, "role": self.role, "inSource": self.in_source, "onWorker": self.on_worker}
+
+
+@dataclass(frozen=True)
+class ListedEnv:
+    worker: str
+    source: str | None  # None: the source could not be read
+    keys: tuple[ListedKey, ...] = ()
+    error: str | None = None
+    worker_exists: bool | None = None
+
+    def to_json(self) -> JSONObject:
+        return {"worker": self.worker, "source": self.source, "keys": [k.to_json() for k in self.keys],
+                "error": self.error, "workerExists": self.worker_exists}
+
+
+@dataclass(frozen=True)
+class ListResult(CommandResult):
+    """`skclaw secrets list`: names only (reads; nothing audited)."""
+
+    environments: Mapping[str, ListedEnv]
+
+    def to_json(self) -> JSONObject:
+        return {"environments": {env: e.to_json() for env, e in self.environments.items()}}
+
+    def verdict(self) -> Verdict:
+        failed = [env for env, e in self.environments.items() if e.error]
+        return Verdict(1, f"could not list: {', '.join(failed)}") if failed else Verdict()
+
+
+# -- secrets status (drift) -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EnvDrift:
+    worker: str
+    source: str | None = None
+    missing: tuple[str, ...] = ()
+    extra: tuple[str, ...] = ()
+    source_changed: tuple[str, ...] = ()
+    #: None: skclaw has not pushed here yet
+    changed_outside: bool | None = None
+    current_version: str | None = None
+    last_push: str = "none"  # none | known | changed since
+    error: str | None = None
+
+    @property
+    def status(self) -> str:
+        if self.error is not None:
+            return "failed"
+        drift = self.missing or self.extra or self.source_changed or self.changed_outside
+        return "drift" if drift else "ok"
+
+    def to_json(self) -> JSONObject:
+        if self.error is not None:
+            return {"worker": self.worker, "status": "failed", "error": self.error}
+        return {"worker": self.worker, "status": self.status, "source": self.source, "missing": list(self.missing),
+                "extra": list(self.extra), "sourceChanged": list(self.source_changed),
+                "changedOutside": self.changed_outside, "currentVersion": self.current_version,
+                "lastPush": self.last_push, "error": None}
+
+
+@dataclass(frozen=True)
+class DriftResult(CommandResult):
+    """`skclaw secrets status`: drift per env (reads; nothing audited). --check: exit 5 on drift."""
+
+    environments: Mapping[str, EnvDrift]
+    check: bool = False
+
+    def to_json(self) -> JSONObject:
+        return {"environments": {env: e.to_json() for env, e in self.environments.items()}}
+
+    def verdict(self) -> Verdict:
+        failed = [env for env, e in self.environments.items() if e.status == "failed"]
+        if failed:
+            return Verdict(1, f"could not check: {', '.join(failed)}")
+        drifted = [env for env, e in self.environments.items() if e.status == "drift"]
+        if drifted and self.check:
+            return Verdict(5, f"drift found in {', '.join(drifted)}", kind="drift")
+        return Verdict()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import secrets as _random
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -14,8 +15,21 @@ from skclaw import audit
 from skclaw.cli import Outcome, common_options, run_command
 from skclaw.context import AppContext
 from skclaw.errors import FailedError, InterruptedRun, RefusedError, SkclawError, UsageError, WranglerError
+from skclaw.results import (
+    DriftResult,
+    EnvDrift,
+    ListedEnv,
+    ListedKey,
+    ListResult,
+    RotatedEnv,
+    RotateResult,
+    SetResult,
+)
 from skclaw.secrets.manifest import MAX_VALUE_BYTES
 from skclaw.secrets.value import SecretValue
+
+if TYPE_CHECKING:
+    from skclaw.sources.base import SecretSource
 
 
 @click.group("secrets", context_settings={"help_option_names": ["-h", "--help"]})
@@ -287,7 +301,7 @@ def _push_one(app: AppContext, env: str, worker: str, key: str, value: SecretVal
 @click.option("--source", metavar="SOURCE", help="Store in this source instead of the configured one.")
 @click.option("--push", is_flag=True, help="Also send the value to the env's Worker.")
 @run_command("secrets set")
-def set_(app: AppContext, key: str, env: str | None, source: str | None, push: bool) -> Outcome:
+def set_(app: AppContext, key: str, env: str | None, source: str | None, push: bool) -> SetResult:
     """Store KEY for an env (value from stdin or a hidden prompt); --push also sends it."""
     from skclaw.config import validate_secret_name
     from skclaw.secrets.manifest import open_env_source
@@ -309,26 +323,17 @@ def set_(app: AppContext, key: str, env: str | None, source: str | None, push: b
     _check_value(key, raw)
     value = SecretValue(raw)
     store.write(key, value)
-    app.output.success(f"stored {key} for {env_name} in {store.describe()}")
-    result: dict[str, Any] = {"environment": env_name, "worker": target.worker, "key": key,
-                              "source": store.describe(), "stored": True, "pushed": False}
-    outcome = "stored"
-    try:
-        if push:
+    done = SetResult(environment=env_name, worker=target.worker, key=key, source=store.describe())
+    if push:
+        try:
             _push_one(app, env_name, target.worker, key, value)
-            result["pushed"] = True
-            outcome = "pushed"
-            app.output.success(f"pushed {key} to {target.worker}")
-    except SkclawError as exc:
-        audit.record(app.project_dir, command="secrets set", env=env_name, worker=target.worker,
-                     outcome="stored-not-pushed", keys=[key], error=exc.message)
-        exc.message += (f" The value is stored in {store.describe()}; "
-                        f"finish with: skclaw secrets sync --env {env_name} --only {key}")
-        exc.partial_result = result
-        raise
-    audit.record(app.project_dir, command="secrets set", env=env_name, worker=target.worker,
-                 outcome=outcome, keys=[key])
-    return Outcome(result)
+        except SkclawError as exc:
+            exc.partial_result = replace(done, push_error=exc.message)
+            exc.message += (f" The value is stored in {store.describe()}; "
+                            f"finish with: skclaw secrets sync --env {env_name} --only {key}")
+            raise
+        done = replace(done, pushed=True)
+    return done
 
 
 # -- rotate -----------------------------------------------------------------------------------
@@ -349,7 +354,7 @@ def set_(app: AppContext, key: str, env: str | None, source: str | None, push: b
               help="Put back the value KEY had before its last rotation (the source keeps it) and push it.")
 @run_command("secrets rotate")
 def rotate(app: AppContext, key: str, envs: tuple[str, ...], all_envs: bool, nbytes: int, from_stdin: bool,
-           no_push: bool, print_value: bool, source: str | None, undo: bool) -> Outcome:
+           no_push: bool, print_value: bool, source: str | None, undo: bool) -> RotateResult:
     """Give KEY a new random value per env: stored in the source first, then pushed."""
     from skclaw.config import validate_secret_name
     from skclaw.secrets.manifest import open_env_source
@@ -400,70 +405,54 @@ def rotate(app: AppContext, key: str, envs: tuple[str, ...], all_envs: bool, nby
         stdin_value = _read_stdin(key).removesuffix("\n").removesuffix("\r")
         _check_value(key, stdin_value)
 
-    results: dict[str, Any] = {}
-    ok_envs: list[str] = []
-    failed: list[str] = []
-    for env, (target, store) in stores.items():
-        if undo:
-            value = previous[env]
-        else:
-            value = SecretValue(stdin_value if stdin_value is not None else _random.token_hex(nbytes))
-        entry: dict[str, Any] = {"worker": target.worker, "status": "ok", "pushed": [], "deleted": [],
-                                 "error": None, "stored": False, "source": store.describe()}
-        results[env] = entry
-        try:
-            store.write(key, value)
-        except SkclawError as exc:
-            entry.update(status="failed", error=f"storing failed: {exc.message}")
-            failed.append(env)
-            audit.record(app.project_dir, command="secrets rotate", env=env, worker=target.worker,
-                         outcome="failed", keys=[key], error=exc.message)
-            continue
-        entry["stored"] = True
-        if print_value:
-            entry["value"] = value.reveal()
-        if not no_push:
-            try:
-                app.wrangler.secret_bulk(env, {key: value})
-                entry["pushed"] = [key]
-            except SkclawError as exc:
-                entry.update(status="failed", error=(
-                    f"{exc.message} The source holds the new value (the previous one is kept); finish with: "
-                    f"skclaw secrets sync --env {env} --only {key}"))
-                failed.append(env)
-                audit.record(app.project_dir, command="secrets rotate", env=env, worker=target.worker,
-                             outcome="stored-not-pushed", keys=[key], error=exc.message)
-                app.output.error(f"{env}: {entry['error']}")
-                continue
-        ok_envs.append(env)
-        audit.record(app.project_dir, command="secrets rotate", env=env, worker=target.worker,
-                     outcome="pushed" if not no_push else "stored", keys=[key])
-        app.output.success(f"{env}: rotated {key} ({'stored and pushed' if not no_push else 'stored'})")
-        if print_value:
-            from skclaw import github
+    results: dict[str, RotatedEnv] = {}
 
-            # Before the value is shown anywhere: on stdout's own stream when it is printed there.
-            github.mask(app.environ, app.output.stderr if app.action.json else app.output.stdout, value.reveal())
-        if print_value and not app.action.json:
-            app.output.print_value(value.reveal() if len(stores) == 1 else f"{env}\t{value.reveal()}")
-    outcome = _finish(app, results, ok_envs, failed, "secrets rotate")
-    outcome.reveal_values = print_value
-    return outcome
+    def rotated() -> RotateResult:
+        return RotateResult(key, dict(results), no_push=no_push, print_value=print_value)
+
+    try:
+        for env, (target, store) in stores.items():
+            results[env] = _rotate_env(app, env, target.worker, store, key, no_push=no_push, print_value=print_value,
+                                       value=previous[env] if undo else SecretValue(
+                                           stdin_value if stdin_value is not None else _random.token_hex(nbytes)))
+    except KeyboardInterrupt as exc:  # the envs done so far are audited and reported
+        setattr(exc, "partial_result", rotated())  # noqa: B010 (not a SkclawError: no such attribute declared)
+        raise
+    return rotated()
+
+
+def _rotate_env(app: AppContext, env: str, worker: str, store: SecretSource, key: str, *, value: SecretValue,
+                no_push: bool, print_value: bool) -> RotatedEnv:
+    done = RotatedEnv(env=env, worker=worker, key=key, source=store.describe())
+    try:
+        store.write(key, value)
+    except SkclawError as exc:
+        return replace(done, failure=exc.message)
+    done = replace(done, stored=True, value=value if print_value else None)
+    if print_value:
+        from skclaw import github
+
+        # Before the value is shown anywhere: on stdout's own stream when it is printed there.
+        github.mask(app.environ, app.output.stderr if app.action.json else app.output.stdout, value.reveal())
+    if not no_push:
+        try:
+            app.wrangler.secret_bulk(env, {key: value})
+        except SkclawError as exc:
+            return replace(done, failure=exc.message)
+        done = replace(done, pushed=True)
+    return done
 
 
 # -- status (drift) ---------------------------------------------------------------------------
 
 
-def _drift_of(app: AppContext, env: str, source: str | None, key: bytes) -> dict[str, Any]:
+def _drift_of(app: AppContext, env: str, source: str | None, key: bytes) -> EnvDrift:
     from skclaw.secrets import fingerprints
     from skclaw.secrets.manifest import read_env_secrets
     from skclaw.secrets.sync import current_version, worker_names
 
     found = read_env_secrets(app, env, source_override=source)
     worker = found.target.worker
-    entry: dict[str, Any] = {"worker": worker, "status": "ok", "source": found.source.describe(), "missing": [],
-                             "extra": [], "sourceChanged": [], "changedOutside": None, "currentVersion": None,
-                             "lastPush": "none", "error": None}
     state = fingerprints.load_state(app.project_dir, worker)
     with ThreadPoolExecutor(max_workers=2) as pool:
         names_read = pool.submit(worker_names, app, env, worker)
@@ -472,19 +461,22 @@ def _drift_of(app: AppContext, env: str, source: str | None, key: bytes) -> dict
     current = version_read.result()
     wanted = [*found.required, *(k for k in found.optional if k in found.values)]
     manifest = set(found.manifest)
-    entry["currentVersion"] = current
-    entry["missing"] = [k for k in wanted if k not in on_worker]
-    entry["extra"] = sorted(k for k in on_worker if k not in manifest)
+    drift = EnvDrift(
+        worker=worker, source=found.source.describe(), current_version=current,
+        missing=tuple(k for k in wanted if k not in on_worker),
+        extra=tuple(sorted(k for k in on_worker if k not in manifest)),
+    )
     if state.secrets:
-        entry["lastPush"] = "known" if state.knows(current) else "changed since"
-        entry["changedOutside"] = not state.knows(current)
-        entry["sourceChanged"] = sorted(
-            k for k, v in found.values.items()
-            if k in state.secrets and state.secrets[k] != fingerprints.fingerprint(key, worker, k, v)
+        drift = replace(
+            drift,
+            last_push="known" if state.knows(current) else "changed since",
+            changed_outside=not state.knows(current),
+            source_changed=tuple(sorted(
+                k for k, v in found.values.items()
+                if k in state.secrets and state.secrets[k] != fingerprints.fingerprint(key, worker, k, v)
+            )),
         )
-    drift = entry["missing"] or entry["extra"] or entry["sourceChanged"] or entry["changedOutside"]
-    entry["status"] = "drift" if drift else "ok"
-    return entry
+    return drift
 
 
 @secrets.command("status")
@@ -493,15 +485,14 @@ def _drift_of(app: AppContext, env: str, source: str | None, key: bytes) -> dict
 @click.option("--source", metavar="SOURCE", help="Compare with this source instead of the configured one.")
 @click.option("--check", is_flag=True, help="Exit 5 when anything drifted (for a scheduled CI job).")
 @run_command("secrets status")
-def status(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | None, check: bool) -> Outcome:
+def status(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | None, check: bool) -> DriftResult:
     """Drift per env: names missing on or extra to the Worker, values whose source changed since
     skclaw pushed them, and changes made outside skclaw. Reads Cloudflare; changes nothing."""
     from skclaw.secrets import fingerprints
 
     selected = app.select_envs(envs, all_envs)
     key = fingerprints.load_key(app.environ)
-    results: dict[str, Any] = {}
-    failed: list[str] = []
+    results: dict[str, EnvDrift] = {}
     with ThreadPoolExecutor(max_workers=min(4, len(selected))) as pool:
         futures = {env: pool.submit(_drift_of, app, env, source, key) for env in selected}
     for env, future in futures.items():
@@ -510,29 +501,8 @@ def status(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str |
         except UsageError:
             raise
         except SkclawError as exc:
-            results[env] = {"worker": app.target(env).worker, "status": "failed", "error": exc.message}
-            failed.append(env)
-    out = app.output
-    for env, entry in results.items():
-        if entry["status"] == "failed":
-            out.error(f"{env}: {entry['error']}")
-            continue
-        rows = [(k, "missing on Cloudflare") for k in entry["missing"]]
-        rows += [(k, "on Cloudflare, not in the manifest") for k in entry["extra"]]
-        rows += [(k, "source changed since skclaw pushed it") for k in entry["sourceChanged"]]
-        outside = {True: "yes: the Worker's version is not one skclaw made (values unknown)", False: "no",
-                   None: "unknown: skclaw has not pushed here yet"}[entry["changedOutside"]]
-        out.result(f"{env} → {entry['worker']}: {'in sync' if entry['status'] == 'ok' else 'DRIFT'}")
-        out.result(f"  changed outside skclaw: {outside}")
-        if rows:
-            out.result_table(None, ["secret", "drift"], rows)
-    result = {"environments": results}
-    if failed:
-        return Outcome(result, 1, f"could not check: {', '.join(failed)}")
-    drifted = [env for env, entry in results.items() if entry["status"] == "drift"]
-    if drifted and check:
-        return Outcome(result, 5, f"drift found in {', '.join(drifted)}", kind="drift")
-    return Outcome(result)
+            results[env] = EnvDrift(worker=app.target(env).worker, error=exc.message)
+    return DriftResult(results, check=check)
 
 
 # -- list -------------------------------------------------------------------------------------
@@ -544,7 +514,7 @@ def status(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str |
               help="Every env of the project (env blocks, plus the top level when it is named).")
 @click.option("--source", metavar="SOURCE", help="Look in this source instead of the configured one.")
 @run_command("secrets list")
-def list_(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | None) -> Outcome:
+def list_(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | None) -> ListResult:
     """Names only: required or optional, in the source, on the Worker.
 
     Reads the Worker's secret names from Cloudflare: needs credentials and the network.
@@ -552,53 +522,39 @@ def list_(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | 
     from skclaw.secrets.manifest import read_env_secrets
     from skclaw.wrangler import is_worker_not_found
 
-    results: dict[str, Any] = {}
-    failed = []
+    results: dict[str, ListedEnv] = {}
     for env in app.select_envs(envs, all_envs):
         target = app.target(env)
-        entry: dict[str, Any] = {"worker": target.worker, "source": None, "keys": [], "error": None,
-                                 "workerExists": None}
-        results[env] = entry
         try:
             found = read_env_secrets(app, env, source_override=source)
-            entry["source"] = found.source.describe()
         except UsageError:
             raise  # bad input is exit 2 for the whole run
         except SkclawError as exc:
-            entry["error"] = exc.message
-            failed.append(env)
-            app.output.error(f"{env}: {exc.message}")
+            results[env] = ListedEnv(target.worker, None, error=exc.message)
             continue
         on_worker: set[str] | None
+        worker_exists: bool | None = None
+        error: str | None = None
         try:
             on_worker = set(app.wrangler.secret_names(env))
-            entry["workerExists"] = True
+            worker_exists = True
         except UsageError:
             raise
         except SkclawError as exc:
             on_worker = None
             if isinstance(exc, WranglerError) and is_worker_not_found(exc):
-                entry["workerExists"] = False
+                worker_exists = False
             else:
-                entry["error"] = exc.message
-                failed.append(env)
-                app.output.error(f"{env}: {exc.message}")
+                error = exc.message
         rows = [(k, "required") for k in found.required] + [(k, "optional") for k in found.optional]
         rows += [(k, "extra") for k in found.extra]
         if on_worker is not None:
             known = {k for k, _ in rows}
             rows += [(k, "unmanaged") for k in sorted(on_worker - known)]
-        for name, role in rows:
-            entry["keys"].append({
-                "name": name, "role": role, "inSource": name in found.values or role == "extra",
-                "onWorker": None if on_worker is None else name in on_worker,
-            })
-        mark = {True: "yes", False: "no", None: "?"}
-        app.output.result_table(
-            f"{env} → {target.worker} · {found.source.describe()}",
-            ["secret", "role", "in source", "on Worker"],
-            [(k["name"], k["role"], mark[k["inSource"]], mark[k["onWorker"]]) for k in entry["keys"]],
+        keys = tuple(
+            ListedKey(name, role, in_source=name in found.values or role == "extra",
+                      on_worker=None if on_worker is None else name in on_worker)
+            for name, role in rows
         )
-    if failed:
-        return Outcome({"environments": results}, 1, f"could not list: {', '.join(failed)}")
-    return Outcome({"environments": results})
+        results[env] = ListedEnv(target.worker, found.source.describe(), keys, error, worker_exists)
+    return ListResult(results)
