@@ -9,6 +9,7 @@ same object (``to_json``), written by :meth:`skclaw.output.Output.envelope`.
 from __future__ import annotations
 
 from functools import singledispatch
+from pathlib import Path
 
 from skclaw.output import Output
 from skclaw.results import (
@@ -19,6 +20,7 @@ from skclaw.results import (
     RotateResult,
     SetResult,
     StatusResult,
+    SyncResult,
     Verdict,
 )
 from skclaw.timefmt import ago
@@ -113,3 +115,23 @@ def _drift(result: DriftResult, out: Output) -> None:
         out.result(f"  changed outside skclaw: {_OUTSIDE[entry.changed_outside]}")
         if rows:
             out.result_table(None, ["secret", "drift"], rows)
+
+
+@render.register
+def _sync(result: SyncResult, out: Output) -> None:
+    # Each pushed env was reported as it finished (with its time); what is left is the outcome.
+    if result.local:
+        for env, done in result.environments.items():
+            if not result.dry_run and done.file is not None:
+                count = len(done.pushed)
+                out.success(f"{env}: wrote {count} secret{'s' if count != 1 else ''} to "
+                            f"{Path(done.file).name} (mode 0600)")
+        return
+    verdict = result.verdict()
+    if verdict.exit_code != 0:
+        _failure(verdict, out)
+    elif result.plan_file is not None:
+        out.success(f"plan written to {result.plan_file} (names and fingerprints, no values); nothing was changed. "
+                    f"Apply it with: skclaw apply {result.plan_file}")
+    elif result.dry_run:
+        out.success("dry run: nothing was changed")

@@ -382,3 +382,100 @@ class DriftResult(CommandResult):
         if drifted and self.check:
             return Verdict(5, f"drift found in {', '.join(drifted)}", kind="drift")
         return Verdict()
+
+
+# -- secrets sync -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SyncPlan:
+    """What a dry run would do to one env (names only)."""
+
+    create: tuple[str, ...] = ()
+    overwrite: tuple[str, ...] = ()
+    delete: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+
+    def to_json(self) -> JSONObject:
+        return {"create": list(self.create), "overwrite": list(self.overwrite), "delete": list(self.delete),
+                "unchanged": list(self.unchanged)}
+
+
+@dataclass(frozen=True)
+class SyncedEnv:
+    """One env of a sync. ``status``: ok, failed, refused or dry-run."""
+
+    worker: str
+    status: str
+    pushed: tuple[str, ...] = ()
+    deleted: tuple[str, ...] = ()
+    error: str | None = None
+    #: a push: the names whose values needed no push
+    unchanged: tuple[str, ...] | None = None
+    #: a dry run: what it would do
+    plan: SyncPlan | None = None
+    #: --local: the .dev.vars file written
+    file: str | None = None
+    #: stopped by a signal while wrangler pushed (``failed`` in the JSON, ``interrupted`` in the audit)
+    interrupted: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.pushed or self.deleted)
+
+    def to_json(self) -> JSONObject:
+        entry: JSONObject = {"worker": self.worker, "status": self.status, "pushed": list(self.pushed),
+                             "deleted": list(self.deleted), "error": self.error}
+        if self.unchanged is not None:
+            entry["unchanged"] = list(self.unchanged)
+        if self.plan is not None:
+            entry["plan"] = self.plan.to_json()
+        if self.file is not None:
+            entry["file"] = self.file
+        return entry
+
+
+@dataclass(frozen=True)
+class SyncResult(CommandResult):
+    """`skclaw secrets sync` (and `skclaw apply` of its plan): per env what was pushed and deleted."""
+
+    environments: Mapping[str, SyncedEnv]
+    dry_run: bool = False
+    local: bool = False
+    #: --plan-out: where the plan was written
+    plan_file: str | None = None
+
+    def to_json(self) -> JSONObject:
+        document: JSONObject = {"environments": {env: e.to_json() for env, e in self.environments.items()}}
+        if self.local:
+            document.update(local=True, dryRun=self.dry_run)
+        elif self.dry_run:
+            document["dryRun"] = True
+            if self.plan_file is not None:
+                document["planFile"] = self.plan_file
+        return document
+
+    def verdict(self) -> Verdict:
+        failed = [env for env, e in self.environments.items() if e.status == "failed"]
+        if self.dry_run and not self.local:
+            if not failed:
+                return Verdict()
+            return Verdict(1, f"secrets sync --dry-run could not plan {', '.join(failed)} "
+                           "(a dry run still reads Cloudflare)")
+        return partial_outcome("secrets sync", [env for env, e in self.environments.items() if e.changed], failed)
+
+    def audit_entries(self) -> Sequence[AuditEntry]:
+        if self.dry_run:
+            return ()
+        if self.local:
+            from pathlib import Path
+
+            return tuple(AuditEntry("secrets sync --local", env, e.worker, "ok", e.pushed,
+                                    {"file": Path(e.file).name if e.file else None})
+                         for env, e in self.environments.items())
+        return tuple(
+            AuditEntry("secrets sync", env, e.worker, "interrupted" if e.interrupted else e.status, e.pushed,
+                       {"deleted": sorted(e.deleted), "error": e.error})
+            for env, e in self.environments.items()
+            if e.status != "ok" or e.changed  # an env with nothing to push is not a change
+        )

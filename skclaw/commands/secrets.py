@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from skclaw import audit
-from skclaw.cli import Outcome, common_options, run_command
+from skclaw.cli import common_options, run_command
 from skclaw.context import AppContext
 from skclaw.errors import FailedError, InterruptedRun, RefusedError, SkclawError, UsageError, WranglerError
 from skclaw.results import (
@@ -24,6 +23,9 @@ from skclaw.results import (
     RotatedEnv,
     RotateResult,
     SetResult,
+    SyncedEnv,
+    SyncPlan,
+    SyncResult,
 )
 from skclaw.secrets.manifest import MAX_VALUE_BYTES
 from skclaw.secrets.value import SecretValue
@@ -57,17 +59,6 @@ def _check_value(key: str, value: str) -> None:
         )
 
 
-def _finish(app: AppContext, results: dict[str, Any], ok_envs: list[str], failed: list[str], what: str,
-            **extra: Any) -> Outcome:
-    result = {"environments": results, **extra}
-    if not failed:
-        return Outcome(result)
-    held = f" The new values are on: {', '.join(ok_envs)}." if ok_envs else " No environment changed."
-    message = f"{what} failed for {', '.join(failed)}.{held}"
-    app.output.error(message)
-    return Outcome(result, 4 if ok_envs else 1, message)
-
-
 # -- sync -------------------------------------------------------------------------------------
 
 
@@ -90,7 +81,7 @@ def _finish(app: AppContext, results: dict[str, Any], ok_envs: list[str], failed
               "nothing; `skclaw apply FILE` does exactly that plan later, or refuses if anything moved.")
 @run_command("secrets sync")
 def sync(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | None, only: tuple[str, ...],
-         prune: bool, local: bool, dry_run: bool, method: str, plan_out: Path | None) -> Outcome:
+         prune: bool, local: bool, dry_run: bool, method: str, plan_out: Path | None) -> SyncResult:
     """Push each environment's secrets from its source to its Worker."""
     if plan_out is not None and (local or dry_run):
         raise UsageError("--plan-out writes a plan for Cloudflare: not with --local or --dry-run.")
@@ -100,7 +91,7 @@ def sync(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | N
 
 def run_sync(app: AppContext, *, envs: tuple[str, ...], all_envs: bool, source: str | None, only: tuple[str, ...],
              prune: bool, local: bool, dry_run: bool, method: str, plan_out: Path | None = None,
-             expected: dict[str, Any] | None = None) -> Outcome:
+             expected: dict[str, Any] | None = None) -> SyncResult:
     """The sync pipeline: resolve, plan, (save the plan | compare with a saved one), gate, apply."""
     from skclaw import saved_plan
     from skclaw.secrets import sync as engine
@@ -169,23 +160,14 @@ def run_sync(app: AppContext, *, envs: tuple[str, ...], all_envs: bool, source: 
             out.warn(f"{plan.env}: not pruning: {plan.prune_skipped_reason}")
 
     unplanned = {
-        s.env: engine.EnvOutcome(s.target.worker, "failed", error=f"planning failed: {planning_failures[s.env]}")
+        s.env: SyncedEnv(s.target.worker, "failed", error=f"planning failed: {planning_failures[s.env]}")
         for s in resolved if s.env in planning_failures
     }
     if dry_run:
-        planned = {p.env: engine.EnvOutcome(p.worker, "dry-run", extra={
-            "plan": {"create": p.create, "overwrite": p.overwrite, "delete": p.delete, "unchanged": p.unchanged}}
-        ).to_json() for p in plans}
-        planned.update({env: o.to_json() for env, o in unplanned.items()})
-        if unplanned:
-            message = f"secrets sync --dry-run could not plan {', '.join(unplanned)} (a dry run still reads Cloudflare)"
-            return Outcome({"environments": planned, "dryRun": True}, 1, message)
-        if plan_out is not None:
-            out.success(f"plan written to {plan_out} (names and fingerprints, no values); nothing was changed. "
-                        f"Apply it with: skclaw apply {plan_out}")
-            return Outcome({"environments": planned, "dryRun": True, "planFile": str(plan_out)})
-        out.success("dry run: nothing was changed")
-        return Outcome({"environments": planned, "dryRun": True})
+        planned = {p.env: SyncedEnv(p.worker, "dry-run", plan=SyncPlan(
+            tuple(p.create), tuple(p.overwrite), tuple(p.delete), tuple(p.unchanged))) for p in plans}
+        return SyncResult({**planned, **unplanned}, dry_run=True,
+                          plan_file=str(plan_out) if plan_out is not None and not unplanned else None)
 
     from skclaw.safety import request_consent
 
@@ -204,22 +186,19 @@ def run_sync(app: AppContext, *, envs: tuple[str, ...], all_envs: bool, source: 
                 destructive_reason=f"deletes {', '.join(plan.delete)}" if plan.delete else "",
             )
         except RefusedError as exc:
-            engine.record_audit(app, plan, engine.EnvOutcome(plan.worker, "refused", error=exc.message))
+            exc.partial_result = SyncResult({plan.env: SyncedEnv(plan.worker, "refused", error=exc.message)})
             raise
 
-    def report(plan: engine.EnvPlan, outcome: engine.EnvOutcome, elapsed: float) -> None:
-        engine.record_audit(app, plan, outcome)
+    def report(plan: engine.EnvPlan, outcome: SyncedEnv, elapsed: float) -> None:
+        # Progress, as each env finishes: the result says it again, once, at the end.
         if outcome.status == "ok":
             out.success(f"{plan.env}: pushed {len(outcome.pushed)}, deleted {len(outcome.deleted)} "
                         f"→ {plan.worker} ({elapsed:.1f}s)")
         else:
             out.error(f"{plan.env}: {outcome.error}")
 
-    for env, o in unplanned.items():
-        engine.record_audit_failure(app, env, o)
     todo = [p for p in plans if p.has_changes]
-    results = {p.env: engine.EnvOutcome(p.worker, "ok", extra={"unchanged": p.unchanged})
-               for p in plans if p not in todo}
+    results = {p.env: SyncedEnv(p.worker, "ok", unchanged=tuple(p.unchanged)) for p in plans if p not in todo}
     results.update(unplanned)
     try:
         # Each wrangler call shows its own live line (env, what, elapsed, retries).
@@ -227,23 +206,19 @@ def run_sync(app: AppContext, *, envs: tuple[str, ...], all_envs: bool, source: 
     except KeyboardInterrupt:
         for plan in todo:
             if plan.env not in results:
-                results[plan.env] = engine.EnvOutcome(plan.worker, "failed", error="interrupted; wrangler was stopped")
-                engine.record_audit(app, plan, engine.EnvOutcome(plan.worker, "interrupted",
-                                                                 error="interrupted; wrangler was stopped"))
+                results[plan.env] = SyncedEnv(plan.worker, "failed", error="interrupted; wrangler was stopped",
+                                              interrupted=True)
         finished = [env for env, o in results.items() if o.status == "ok"]
         interrupted = InterruptedRun(
             "Interrupted; wrangler was stopped. "
             + (f"Finished: {', '.join(finished)}." if finished else "No environment finished.")
         )
-        interrupted.partial_result = {"environments": {e: o.to_json() for e, o in results.items()}}
+        interrupted.partial_result = SyncResult(results)
         raise interrupted from None
-    changed = [e for e, o in results.items() if o.pushed or o.deleted]
-    failed = [e for e, o in results.items() if o.status == "failed"]
-    ordered = {s.env: results[s.env].to_json() for s in resolved if s.env in results}
-    return _finish(app, ordered, changed, failed, "secrets sync")
+    return SyncResult({s.env: results[s.env] for s in resolved if s.env in results})
 
 
-def _sync_local(app: AppContext, resolved: list[Any], dry_run: bool) -> Outcome:
+def _sync_local(app: AppContext, resolved: list[Any], dry_run: bool) -> SyncResult:
     from skclaw.secrets.devvars import check_dev_vars_target, dev_vars_path, write_dev_vars
     from skclaw.secrets.dotenv import format_dev_vars
 
@@ -252,19 +227,14 @@ def _sync_local(app: AppContext, resolved: list[Any], dry_run: bool) -> Outcome:
     for s in resolved:
         format_dev_vars({k: v.reveal() for k, v in s.values.items()})
         check_dev_vars_target(dev_vars_path(config_dir, s.env))
-    results: dict[str, Any] = {}
+    results: dict[str, SyncedEnv] = {}
     for s in resolved:
         path = dev_vars_path(config_dir, s.env)
         keys = [k for k in s.manifest if k in s.values]
         if not dry_run:
             write_dev_vars(path, {k: s.values[k] for k in keys})
-            audit.record(app.project_dir, command="secrets sync --local", env=s.env, worker=s.target.worker,
-                         outcome="ok", keys=keys, file=path.name)
-            plural = "s" if len(keys) != 1 else ""
-            app.output.success(f"{s.env}: wrote {len(keys)} secret{plural} to {path.name} (mode 0600)")
-        results[s.env] = {"worker": s.target.worker, "status": "dry-run" if dry_run else "ok",
-                          "pushed": keys, "deleted": [], "error": None, "file": str(path)}
-    return Outcome({"environments": results, "local": True, "dryRun": dry_run})
+        results[s.env] = SyncedEnv(s.target.worker, "dry-run" if dry_run else "ok", tuple(keys), file=str(path))
+    return SyncResult(results, local=True, dry_run=dry_run)
 
 
 # -- set --------------------------------------------------------------------------------------
