@@ -14,6 +14,7 @@ from pathlib import Path
 from skclaw.output import Output
 from skclaw.results import (
     CommandResult,
+    DeployResult,
     DriftResult,
     ListResult,
     RollbackResult,
@@ -135,3 +136,23 @@ def _sync(result: SyncResult, out: Output) -> None:
                     f"Apply it with: skclaw apply {result.plan_file}")
     elif result.dry_run:
         out.success("dry run: nothing was changed")
+
+
+@render.register
+def _deploy(result: DeployResult, out: Output) -> None:
+    target = f"{result.worker} ({result.environment})"
+    if result.plan_file is not None:
+        out.success(f"plan written to {result.plan_file}; nothing was deployed. "
+                    f"Apply it with: skclaw apply {result.plan_file}")
+    elif result.dry_run:
+        bundle = result.bundle or {}
+        size = f"{bundle.get('totalBytes')} bytes"
+        if bundle.get("upload"):
+            size += f"; wrangler: {bundle['upload']} / gzip {bundle.get('gzip')}"
+        out.success(f"dry run of {target}: bundle {size}; nothing was deployed")
+    elif result.status == "ok":
+        out.success(f"deployed {target}: version {result.version_id}")
+        for item in result.targets:
+            out.info(f"  {item}")
+    else:
+        out.error(result.no_version_message)

@@ -479,3 +479,87 @@ class SyncResult(CommandResult):
             for env, e in self.environments.items()
             if e.status != "ok" or e.changed  # an env with nothing to push is not a change
         )
+
+
+# -- deploy -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeployPreflight:
+    """What was checked on Cloudflare before a deploy (not on a dry run)."""
+
+    #: D1 binding -> its pending remote migrations (None: could not be read)
+    pending_migrations: Mapping[str, tuple[str, ...] | None]
+    #: the required secrets were checked on the Worker (not with --with-secrets)
+    secrets_checked: bool = False
+    #: None: unknown (the Worker's secrets could not tell)
+    first_deploy: bool | None = None
+
+
+@dataclass(frozen=True)
+class DeployResult(CommandResult):
+    """`skclaw deploy` (and `skclaw apply` of its plan). ``status``: ok, failed or dry-run."""
+
+    environment: str
+    worker: str
+    config: str
+    #: wrangler's own build.command (it runs during `wrangler deploy`, --skip-build or not)
+    wrangler_build: str | None
+    message: str | None = None
+    dry_run: bool = False
+    status: str | None = None
+    version_id: str | None = None
+    targets: tuple[str, ...] = ()
+    #: secret names deployed in the same version (--with-secrets), and where they came from
+    secrets: tuple[str, ...] = ()
+    secrets_source: str | None = None
+    preflight: DeployPreflight | None = None
+    #: what the build of .skclaw.jsonc ran (None: skipped or none configured)
+    build: str | None = None
+    #: a dry run: the bundle wrangler made (files, sizes)
+    bundle: Mapping[str, JSON] | None = None
+    plan_file: str | None = None
+    #: wrangler's message when it failed
+    error: str | None = None
+
+    @property
+    def url(self) -> str | None:
+        return next((t for t in self.targets if t.startswith("https://")), None)
+
+    def to_json(self) -> JSONObject:
+        document: JSONObject = {
+            "environment": self.environment, "worker": self.worker, "versionId": self.version_id,
+            "dryRun": self.dry_run, "status": self.status, "targets": list(self.targets), "url": self.url,
+            "message": self.message, "secrets": list(self.secrets), "config": self.config,
+            "wranglerBuild": self.wrangler_build,
+        }
+        if self.secrets_source is not None:
+            document["secretsSource"] = self.secrets_source
+        if self.preflight is not None:
+            if self.preflight.secrets_checked:
+                document["firstDeploy"] = self.preflight.first_deploy
+            document["pendingMigrations"] = {
+                b: None if p is None else list(p) for b, p in self.preflight.pending_migrations.items()}
+        document["build"] = self.build
+        if self.bundle is not None:
+            document["bundle"] = self.bundle
+        if self.plan_file is not None:
+            document["planFile"] = self.plan_file
+        return document
+
+    @property
+    def no_version_message(self) -> str:
+        return (f"wrangler deploy finished without reporting a new version; "
+                f"check `skclaw status --env {self.environment}`")
+
+    def verdict(self) -> Verdict:
+        return Verdict(1, self.no_version_message) if self.status == "failed" else Verdict()
+
+    def audit_entries(self) -> Sequence[AuditEntry]:
+        if self.status not in ("ok", "failed"):
+            return ()  # a dry run or a plan: nothing was deployed
+        if self.status == "ok":
+            details: dict[str, JSON] = {"versionId": self.version_id, "message": self.message}
+        else:
+            details = {"error": self.error or "no version id"}
+        return (AuditEntry("deploy", self.environment, self.worker, self.status, self.secrets, details),)
