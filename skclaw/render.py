@@ -15,6 +15,7 @@ from skclaw.output import Output
 from skclaw.results import (
     CommandResult,
     DeployResult,
+    DoctorResult,
     DriftResult,
     ListResult,
     RollbackResult,
@@ -156,3 +157,28 @@ def _deploy(result: DeployResult, out: Output) -> None:
             out.info(f"  {item}")
     else:
         out.error(result.no_version_message)
+
+
+_CHECK_COLOUR = {"ok": "green", "warn": "yellow", "fail": "red"}
+_CHECK_LABEL = {"ok": "ok", "warn": "warn", "fail": "FAIL"}
+
+
+@render.register
+def _doctor(result: DoctorResult, out: Output) -> None:
+    from rich.markup import escape
+
+    width = max((len(c.name) for c in result.checks), default=0)
+    for check in result.checks:  # padded as plain text, then coloured: the columns line up
+        colour = _CHECK_COLOUR[check.status]
+        status = f"[{colour}]{_CHECK_LABEL[check.status]:<4}[/{colour}]"
+        out.result_markup(f"  {status}  {escape(check.name):<{width}}  {escape(check.detail)}")
+    problems = result.problems
+    if problems:
+        out.result(f"\n{len(problems)} problem{'s' if len(problems) != 1 else ''}:")
+        for check in problems:
+            out.result(f"  {check.name}: {check.fix or 'see above'}")
+    verdict = result.verdict()
+    if verdict.message:
+        out.error(verdict.message)  # the report is the result (stdout); the verdict is an error (stderr)
+    else:
+        out.success("all checks passed")

@@ -563,3 +563,75 @@ class DeployResult(CommandResult):
         else:
             details = {"error": self.error or "no version id"}
         return (AuditEntry("deploy", self.environment, self.worker, self.status, self.secrets, details),)
+
+
+# -- doctor -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of doctor's report."""
+
+    name: str
+    status: str  # ok | warn | fail
+    detail: str
+    fix: str | None = None  # what to run or change, for a check that failed
+
+    def to_json(self) -> JSONObject:
+        return {"name": self.name, "status": self.status, "detail": self.detail, "fix": self.fix}
+
+
+@dataclass(frozen=True)
+class D1Ref:
+    binding: str
+    name: str | None
+    id: str | None
+
+    def to_json(self) -> JSONObject:
+        return {"binding": self.binding, "name": self.name, "id": self.id}
+
+
+@dataclass(frozen=True)
+class DoctorEnv:
+    worker: str
+    protected: bool
+    protection: str | None
+    d1: tuple[D1Ref, ...]
+    source: str
+    source_reachable: bool | None = None
+    missing_required: tuple[str, ...] = ()
+    error: str | None = None
+    #: what to do about ``error`` (the source's hint)
+    fix: str | None = None
+
+    def to_json(self) -> JSONObject:
+        return {"worker": self.worker, "protected": self.protected, "protection": self.protection,
+                "d1": [d.to_json() for d in self.d1], "source": self.source,
+                "sourceReachable": self.source_reachable, "missingRequired": list(self.missing_required),
+                "error": self.error}
+
+
+@dataclass(frozen=True)
+class DoctorResult(CommandResult):
+    """`skclaw doctor`: the checks (reads; nothing audited). A project skclaw cannot use is exit 2."""
+
+    checks: tuple[Check, ...]
+    environments: Mapping[str, DoctorEnv]
+    #: why the wrangler project cannot be used (exit 2)
+    bad_project: str | None = None
+
+    def to_json(self) -> JSONObject:
+        return {"checks": [c.to_json() for c in self.checks],
+                "environments": {env: e.to_json() for env, e in self.environments.items()}}
+
+    @property
+    def problems(self) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if c.status == "fail")
+
+    def verdict(self) -> Verdict:
+        if self.bad_project is not None:
+            return Verdict(2, self.bad_project)
+        failed = [c.name for c in self.problems]
+        if failed:
+            return Verdict(1, f"{len(failed)} check{'s' if len(failed) != 1 else ''} failed: {', '.join(failed)}")
+        return Verdict()
