@@ -18,6 +18,7 @@ from skclaw.results import (
     DoctorResult,
     DriftResult,
     ListResult,
+    MigrateResult,
     RollbackResult,
     RotateResult,
     SetResult,
@@ -182,3 +183,25 @@ def _doctor(result: DoctorResult, out: Output) -> None:
         out.error(verdict.message)  # the report is the result (stdout); the verdict is an error (stderr)
     else:
         out.success("all checks passed")
+
+
+@render.register
+def _migrate(result: MigrateResult, out: Output) -> None:
+    if result.listing:
+        rows = [(name, "applied") for name in result.applied] + [(name, "pending") for name in result.pending]
+        if rows:
+            out.result_table("D1 migrations", ["file", "state"], rows)
+        out.result(f"{len(result.applied)} applied, {len(result.pending)} pending")
+    elif result.plan_file is not None:
+        out.success(f"plan written to {result.plan_file}; nothing was changed. "
+                    f"Apply it with: skclaw apply {result.plan_file}")
+    elif result.status == "dry-run":
+        out.success("dry run: nothing was changed")
+    elif not result.applied:
+        out.success(f"No migrations to apply to {result.database.name} ({result.target}).")
+    else:
+        for name in result.applied:
+            out.success(f"applied {name}")
+        count = len(result.applied)
+        out.success(f"{count} migration{'s' if count != 1 else ''} applied to {result.database.name} "
+                    f"({result.target})")

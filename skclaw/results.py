@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeAlias
 
 if TYPE_CHECKING:
+    from skclaw.migrations.findings import Finding
     from skclaw.secrets.value import SecretValue
 
 #: A value the JSON envelope can carry.
@@ -635,3 +636,67 @@ class DoctorResult(CommandResult):
         if failed:
             return Verdict(1, f"{len(failed)} check{'s' if len(failed) != 1 else ''} failed: {', '.join(failed)}")
         return Verdict()
+
+
+# -- migrate ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MigrateResult(CommandResult):
+    """`skclaw migrate` (and `skclaw apply` of its plan). ``status``: ok, refused, failed or dry-run."""
+
+    environment: str
+    worker: str
+    database: D1Ref
+    target: str  # remote | local
+    protected: bool
+    pending: tuple[str, ...] = ()
+    applied: tuple[str, ...] = ()
+    already_applied: tuple[str, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    bookmark: str | None = None
+    restore_command: str | None = None
+    #: the migration that failed
+    failed: str | None = None
+    status: str = "ok"
+    #: why it was refused or failed
+    error: str | None = None
+    plan_file: str | None = None
+    #: the SHA-256 of the applied files are in skclaw's checksum table (None: nothing was applied)
+    checksums_recorded: bool | None = None
+    #: stopped by a signal while wrangler applied
+    interrupted: bool = False
+    #: --list: the result is the list of applied and pending migrations
+    listing: bool = False
+
+    def to_json(self) -> JSONObject:
+        document: JSONObject = {
+            "environment": self.environment, "worker": self.worker, "database": self.database.to_json(),
+            "target": self.target, "protected": self.protected, "pending": list(self.pending),
+            "applied": list(self.applied), "alreadyApplied": list(self.already_applied),
+            "findings": [f.to_json() for f in self.findings], "bookmark": self.bookmark,
+            "restoreCommand": self.restore_command, "failed": self.failed, "status": self.status,
+        }
+        if self.plan_file is not None:
+            document["planFile"] = self.plan_file
+        if self.checksums_recorded is not None:
+            document["checksumsRecorded"] = self.checksums_recorded
+        if self.error is not None:
+            document["error"] = self.error
+        return document
+
+    def audit_entries(self) -> Sequence[AuditEntry]:
+        if self.status in ("refused", "failed"):
+            outcome = "interrupted" if self.interrupted else self.status
+        elif self.status == "ok" and self.applied and not self.listing:
+            outcome = "applied"
+        else:
+            return ()  # a list, a dry run, a plan, or nothing pending: nothing changed
+        details: dict[str, JSON] = {
+            "database": self.database.name, "target": self.target, "applied": list(self.applied),
+            "pending": list(self.pending), "failed": self.failed, "bookmark": self.bookmark,
+            "restoreCommand": self.restore_command,
+        }
+        if self.error is not None:
+            details["error"] = self.error
+        return (AuditEntry("migrate", self.environment, self.worker, outcome, details=details),)
