@@ -10,10 +10,9 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -191,28 +190,10 @@ def common_options(*, multiple_env: bool = False, acts: bool = True, env: bool =
     return decorate
 
 
-@dataclass
-class Outcome:
-    """What a command computed; rendering and the exit code follow from it."""
+def run_command(name: str) -> Callable[[Callable[..., CommandResult]], Callable[..., int]]:
+    """Wrap a command body: build the AppContext, run, render its result, map errors to codes."""
 
-    result: Any
-    exit_code: int = 0
-    message: str | None = None
-    kind: str | None = None
-    reveal_values: bool = False
-
-
-_KIND_BY_CODE = {1: "failed", 2: "usage", 3: "refused", 4: "partial", 5: "drift", 130: "interrupted"}
-
-
-#: what a command body returns (an Outcome until every command has its result type)
-Computed: TypeAlias = "Outcome | CommandResult"
-
-
-def run_command(name: str) -> Callable[[Callable[..., Computed]], Callable[..., int]]:
-    """Wrap a command body: build the AppContext, run, render the envelope, map errors to codes."""
-
-    def decorate(body: Callable[..., Computed]) -> Callable[..., int]:
+    def decorate(body: Callable[..., CommandResult]) -> Callable[..., int]:
         @functools.wraps(body)
         def wrapper(**kwargs: Any) -> int:
             from skclaw.context import AppContext
@@ -227,7 +208,7 @@ def run_command(name: str) -> Callable[[Callable[..., Computed]], Callable[..., 
             )
             app = AppContext(options, action, command=name)
 
-            def call() -> Computed:
+            def call() -> CommandResult:
                 from skclaw.context import check_env_options
 
                 # A bad env name is exit 2 before any config is read or file written.
@@ -247,9 +228,11 @@ def run_command(name: str) -> Callable[[Callable[..., Computed]], Callable[..., 
     return decorate
 
 
-def execute(app: Any, name: str, call: Callable[[], Computed]) -> int:
+def execute(app: Any, name: str, call: Callable[[], CommandResult]) -> int:
+    """Run a command body. Its result is rendered for people, audited and put in the envelope,
+    here and only here; an error is mapped to its exit code (with what it finished, if it says)."""
     from skclaw import audit, process
-    from skclaw.results import CommandResult
+    from skclaw.render import render
 
     out = app.output
     try:
@@ -288,21 +271,11 @@ def execute(app: Any, name: str, call: Callable[[], Computed]) -> int:
         out.error(f"skclaw hit an unexpected error ({type(exc).__name__}). Details: {path}")
         out.envelope(name, 1, None, {"kind": "failed", "message": f"internal error; see {path}"})
         return int(ExitCode.FAILED)
-    if isinstance(outcome, CommandResult):
-        from skclaw.render import render
-
-        verdict = outcome.verdict()
-        render(outcome, out)
-        audit.record_result(app.project_dir, outcome)
-        _finish(app, name, verdict.exit_code, outcome.to_json(), verdict.error(),
-                reveal_values=outcome.reveal_values)
-        return verdict.exit_code
-    error = None
-    if outcome.exit_code != 0:
-        kind = outcome.kind or _KIND_BY_CODE.get(outcome.exit_code, "failed")
-        error = {"kind": kind, "message": outcome.message or kind}
-    _finish(app, name, outcome.exit_code, outcome.result, error, reveal_values=outcome.reveal_values)
-    return outcome.exit_code
+    verdict = outcome.verdict()
+    render(outcome, out)
+    audit.record_result(app.project_dir, outcome)
+    _finish(app, name, verdict.exit_code, outcome.to_json(), verdict.error(), reveal_values=outcome.reveal_values)
+    return verdict.exit_code
 
 
 def _partial_result(app: Any, exc: BaseException) -> tuple[Any, bool]:
@@ -313,7 +286,7 @@ def _partial_result(app: Any, exc: BaseException) -> tuple[Any, bool]:
 
     partial = getattr(exc, "partial_result", None)
     if not isinstance(partial, CommandResult):
-        return partial, False  # a command not converted yet attaches its JSON itself
+        return None, False
     audit.record_result(app.project_dir, partial)
     return partial.to_json(), partial.reveal_values
 

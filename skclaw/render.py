@@ -17,7 +17,9 @@ from skclaw.results import (
     DeployResult,
     DoctorResult,
     DriftResult,
+    InitResult,
     ListResult,
+    MatrixResult,
     MigrateResult,
     RollbackResult,
     RotateResult,
@@ -205,3 +207,28 @@ def _migrate(result: MigrateResult, out: Output) -> None:
         count = len(result.applied)
         out.success(f"{count} migration{'s' if count != 1 else ''} applied to {result.database.name} "
                     f"({result.target})")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+@render.register
+def _init(result: InitResult, out: Output) -> None:
+    out.success(f"wrote {Path(result.path).name} ({_count(len(result.environments), 'environment')}, "
+                f"{_count(len(result.required), 'required secret')})")
+    protected = ", ".join(result.protected_environments) or "none (every change runs without consent)"
+    out.info(f"protected: {protected}" + (" (inferred from the env names)" if result.protection_inferred else ""))
+    if result.gitignore_added:
+        out.info(f"added to .gitignore: {', '.join(result.gitignore_added)}")
+    for line in result.next_steps:
+        out.info(line)
+
+
+@render.register
+def _matrix(result: MatrixResult, out: Output) -> None:
+    if not out.json_mode:  # the matrix itself, one line, for `fromJSON(...)` (--json: the envelope carries it)
+        import json
+
+        out.stdout.write(json.dumps(result.to_json(), separators=(",", ":")) + "\n")
+        out.stdout.flush()

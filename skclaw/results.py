@@ -700,3 +700,53 @@ class MigrateResult(CommandResult):
         if self.error is not None:
             details["error"] = self.error
         return (AuditEntry("migrate", self.environment, self.worker, outcome, details=details),)
+
+
+# -- init -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InitResult(CommandResult):
+    """`skclaw init`: the .skclaw.jsonc written (not audited: it is a file in the project)."""
+
+    path: str
+    environments: tuple[str, ...]
+    protected_environments: tuple[str, ...]
+    source: str
+    environment_sources: Mapping[str, str]
+    required: tuple[str, ...]
+    optional: tuple[str, ...]
+    gitignore_added: tuple[str, ...]
+    #: the protected list was inferred from the env names (not chosen)
+    protection_inferred: bool = False
+    #: what to run next, for people
+    next_steps: tuple[str, ...] = ()
+
+    def to_json(self) -> JSONObject:
+        return {"path": self.path, "environments": list(self.environments),
+                "protectedEnvironments": list(self.protected_environments), "source": self.source,
+                "environmentSources": dict(self.environment_sources), "required": list(self.required),
+                "optional": list(self.optional), "gitignoreAdded": list(self.gitignore_added)}
+
+
+# -- ci matrix --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MatrixEntry:
+    env: str
+    worker: str
+    protected: bool
+
+    def to_json(self) -> JSONObject:
+        return {"env": self.env, "worker": self.worker, "protected": self.protected}
+
+
+@dataclass(frozen=True)
+class MatrixResult(CommandResult):
+    """`skclaw ci matrix`: one job per env for a CI fan-out (reads the config only)."""
+
+    include: tuple[MatrixEntry, ...]
+
+    def to_json(self) -> JSONObject:
+        return {"include": [e.to_json() for e in self.include]}
