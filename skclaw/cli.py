@@ -237,6 +237,11 @@ def execute(app: Any, name: str, call: Callable[[], CommandResult]) -> int:
     out = app.output
     try:
         outcome = call()
+        # What changed is recorded first: a closed stdout or a renderer's bug must not lose it.
+        audit.record_result(app.project_dir, outcome)
+        render(outcome, out)
+    except BrokenPipeError:
+        raise  # run_command reports it (the result could not be delivered)
     except SkclawError as exc:
         code = int(exc.exit_code)
         if isinstance(exc, InterruptedRun):
@@ -272,8 +277,6 @@ def execute(app: Any, name: str, call: Callable[[], CommandResult]) -> int:
         out.envelope(name, 1, None, {"kind": "failed", "message": f"internal error; see {path}"})
         return int(ExitCode.FAILED)
     verdict = outcome.verdict()
-    render(outcome, out)
-    audit.record_result(app.project_dir, outcome)
     _finish(app, name, verdict.exit_code, outcome.to_json(), verdict.error(), reveal_values=outcome.reveal_values)
     return verdict.exit_code
 

@@ -3,26 +3,31 @@
 The pattern (follow it for a new command, e.g. ``release``):
 
 1. Define a frozen dataclass here that subclasses :class:`CommandResult` and holds everything the
-   command found or did: typed fields (tuples, not lists; nested frozen types per environment),
-   never a secret value unless the user asked to see it (``rotate --print-value``).
+   command found or did, typed (tuples, not lists; a nested frozen type per environment or step);
+   never a secret value unless the user asked to see it (``rotate --print-value``). A pipeline
+   builds it step by step with :func:`dataclasses.replace`, never by mutating a dict.
 2. ``to_json()`` returns the ``result`` of the ``--json`` envelope. Its keys are part of the
    contract (DESIGN.md, "JSON output"): add keys freely, never rename one.
 3. ``verdict()`` says how the run ends: exit code, error message and kind (default: exit 0).
-4. ``audit_entries()`` says what goes into ``.skclaw/audit.jsonl``: one :class:`AuditEntry` per
-   environment that changed or was refused (names and outcomes only, never values).
-5. The command body returns the result; :func:`skclaw.cli.execute` (the boundary) then renders it
-   for people (:func:`skclaw.render.render`: the summary lines and tables, written once, from the
-   result), writes its audit records (:func:`skclaw.audit.record_result`, the only caller of
-   ``audit.record``) and the ``--json`` envelope. A command raising a :class:`~skclaw.errors.SkclawError`
-   after it changed something attaches its result as ``exc.partial_result``: the boundary audits
-   it and puts its JSON in the envelope (the error line replaces the human summary then).
+4. ``audit_entries()`` says what goes into ``.skclaw/audit.jsonl``: an :class:`AuditEntry` per
+   change, refusal or failure (names, ids and outcomes, never values); reads audit nothing.
+5. Register a function for the type on :func:`skclaw.render.render`: the closing lines and tables
+   a person sees, written from the result only.
+6. The command body returns the result. :func:`skclaw.cli.execute` (the boundary) renders it,
+   writes its audit records (:func:`skclaw.audit.record_result`, the only caller of
+   ``audit.record``) and the ``--json`` envelope. A command that raises a
+   :class:`~skclaw.errors.SkclawError` (or lets a ``KeyboardInterrupt`` through) after it changed
+   something attaches its result as ``exc.partial_result``: the boundary audits it and puts its
+   JSON in the envelope; the error line stands in for the human summary then.
 
-Progress (steps, plan blocks, consent prompts, warnings, spinners) stays in the commands: it is
-said while the work happens. What the run *achieved* is said here and in :mod:`skclaw.render`.
+Progress (steps, plan blocks, consent prompts, warnings, spinners, an env's line as it finishes)
+stays in the commands: it is said while the work happens. What the run achieved is said once,
+from the result.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeAlias
@@ -66,7 +71,7 @@ class AuditEntry:
     details: Mapping[str, JSON] = field(default_factory=dict)
 
 
-class CommandResult:
+class CommandResult(ABC):
     """Base of every command's result type (subclasses are frozen dataclasses)."""
 
     @property
@@ -74,8 +79,9 @@ class CommandResult:
         """``--json`` carries secret values (only ``secrets rotate --print-value --json``)."""
         return False
 
+    @abstractmethod
     def to_json(self) -> JSONObject:
-        raise NotImplementedError
+        """The envelope's ``result``."""
 
     def verdict(self) -> Verdict:
         return Verdict()
@@ -84,7 +90,7 @@ class CommandResult:
         return ()
 
 
-def partial_outcome(what: str, ok_envs: Sequence[str], failed: Sequence[str]) -> Verdict:
+def partial_verdict(what: str, ok_envs: Sequence[str], failed: Sequence[str]) -> Verdict:
     """Per-env commands: exit 4 when some envs changed and others failed, 1 when none changed."""
     if not failed:
         return Verdict()
@@ -285,7 +291,7 @@ class RotateResult(CommandResult):
         return {"environments": {env: e.to_json() for env, e in self.environments.items()}}
 
     def verdict(self) -> Verdict:
-        return partial_outcome("secrets rotate", [env for env, e in self.environments.items() if e.status == "ok"],
+        return partial_verdict("secrets rotate", [env for env, e in self.environments.items() if e.status == "ok"],
                                [env for env, e in self.environments.items() if e.status != "ok"])
 
     def audit_entries(self) -> Sequence[AuditEntry]:
@@ -463,7 +469,7 @@ class SyncResult(CommandResult):
                 return Verdict()
             return Verdict(1, f"secrets sync --dry-run could not plan {', '.join(failed)} "
                            "(a dry run still reads Cloudflare)")
-        return partial_outcome("secrets sync", [env for env, e in self.environments.items() if e.changed], failed)
+        return partial_verdict("secrets sync", [env for env, e in self.environments.items() if e.changed], failed)
 
     def audit_entries(self) -> Sequence[AuditEntry]:
         if self.dry_run:
