@@ -9,9 +9,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from skclaw.errors import SkclawError
+
+if TYPE_CHECKING:
+    from skclaw.results import CommandResult
 
 _lock = threading.Lock()
 
@@ -79,3 +82,10 @@ def take_failures() -> list[str]:
         found = list(dict.fromkeys(_failures))
         _failures.clear()
     return found
+
+
+def record_result(project_dir: Path, result: CommandResult) -> None:
+    """The audit records of a command's result (the one place commands' records are written)."""
+    for entry in result.audit_entries():
+        record(project_dir, command=entry.command, env=entry.env, worker=entry.worker, outcome=entry.outcome,
+               keys=entry.keys, **entry.details)

@@ -10,16 +10,18 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from skclaw import __version__
 from skclaw.errors import Cancelled, ExitCode, InterruptedRun, SkclawError
 from skclaw.options import ActionOptions, GlobalOptions
+
+if TYPE_CHECKING:
+    from skclaw.results import CommandResult
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -188,24 +190,10 @@ def common_options(*, multiple_env: bool = False, acts: bool = True, env: bool =
     return decorate
 
 
-@dataclass
-class Outcome:
-    """What a command computed; rendering and the exit code follow from it."""
+def run_command(name: str) -> Callable[[Callable[..., CommandResult]], Callable[..., int]]:
+    """Wrap a command body: build the AppContext, run, render its result, map errors to codes."""
 
-    result: Any
-    exit_code: int = 0
-    message: str | None = None
-    kind: str | None = None
-    reveal_values: bool = False
-
-
-_KIND_BY_CODE = {1: "failed", 2: "usage", 3: "refused", 4: "partial", 5: "drift", 130: "interrupted"}
-
-
-def run_command(name: str) -> Callable[[Callable[..., Outcome]], Callable[..., int]]:
-    """Wrap a command body: build the AppContext, run, render the envelope, map errors to codes."""
-
-    def decorate(body: Callable[..., Outcome]) -> Callable[..., int]:
+    def decorate(body: Callable[..., CommandResult]) -> Callable[..., int]:
         @functools.wraps(body)
         def wrapper(**kwargs: Any) -> int:
             from skclaw.context import AppContext
@@ -220,7 +208,7 @@ def run_command(name: str) -> Callable[[Callable[..., Outcome]], Callable[..., i
             )
             app = AppContext(options, action, command=name)
 
-            def call() -> Outcome:
+            def call() -> CommandResult:
                 from skclaw.context import check_env_options
 
                 # A bad env name is exit 2 before any config is read or file written.
@@ -240,12 +228,20 @@ def run_command(name: str) -> Callable[[Callable[..., Outcome]], Callable[..., i
     return decorate
 
 
-def execute(app: Any, name: str, call: Callable[[], Outcome]) -> int:
-    from skclaw import process
+def execute(app: Any, name: str, call: Callable[[], CommandResult]) -> int:
+    """Run a command body. Its result is rendered for people, audited and put in the envelope,
+    here and only here; an error is mapped to its exit code (with what it finished, if it says)."""
+    from skclaw import audit, process
+    from skclaw.render import render
 
     out = app.output
     try:
         outcome = call()
+        # What changed is recorded first: a closed stdout or a renderer's bug must not lose it.
+        audit.record_result(app.project_dir, outcome)
+        render(outcome, out)
+    except BrokenPipeError:
+        raise  # run_command reports it (the result could not be delivered)
     except SkclawError as exc:
         code = int(exc.exit_code)
         if isinstance(exc, InterruptedRun):
@@ -264,27 +260,38 @@ def execute(app: Any, name: str, call: Callable[[], Outcome]) -> int:
                 out.info(excerpt, always=True)
         if exc.hint:
             out.info(exc.hint)
-        partial = getattr(exc, "partial_result", None)
-        _finish(app, name, code, partial, {"kind": exc.kind, "message": str(exc)})
+        partial, reveal = _partial_result(app, exc)
+        _finish(app, name, code, partial, {"kind": exc.kind, "message": str(exc)}, reveal_values=reveal)
         return code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         process.kill_all_children()
         signame = process.signal_name()
         out.error(f"Interrupted ({signame}); wrangler was stopped.")
-        _finish(app, name, process.interrupted_exit_code(), None,
-                {"kind": "interrupted", "message": f"interrupted by {signame}"})
+        partial, reveal = _partial_result(app, exc)  # a command may attach what it finished
+        _finish(app, name, process.interrupted_exit_code(), partial,
+                {"kind": "interrupted", "message": f"interrupted by {signame}"}, reveal_values=reveal)
         return process.interrupted_exit_code()
     except Exception as exc:  # the boundary: a bug, reported briefly, with the traceback on disk
         path = write_crash_log(exc)
         out.error(f"skclaw hit an unexpected error ({type(exc).__name__}). Details: {path}")
         out.envelope(name, 1, None, {"kind": "failed", "message": f"internal error; see {path}"})
         return int(ExitCode.FAILED)
-    error = None
-    if outcome.exit_code != 0:
-        kind = outcome.kind or _KIND_BY_CODE.get(outcome.exit_code, "failed")
-        error = {"kind": kind, "message": outcome.message or kind}
-    _finish(app, name, outcome.exit_code, outcome.result, error, reveal_values=outcome.reveal_values)
-    return outcome.exit_code
+    verdict = outcome.verdict()
+    _finish(app, name, verdict.exit_code, outcome.to_json(), verdict.error(), reveal_values=outcome.reveal_values)
+    return verdict.exit_code
+
+
+def _partial_result(app: Any, exc: BaseException) -> tuple[Any, bool]:
+    """What a failed run did before it failed (``exc.partial_result``): audited here, and its JSON
+    (with whether it may carry values) for the envelope. Not rendered: the error line says it."""
+    from skclaw import audit
+    from skclaw.results import CommandResult
+
+    partial = getattr(exc, "partial_result", None)
+    if not isinstance(partial, CommandResult):
+        return None, False
+    audit.record_result(app.project_dir, partial)
+    return partial.to_json(), partial.reveal_values
 
 
 def _finish(app: Any, name: str, code: int, result: Any, error: dict[str, str] | None, *,

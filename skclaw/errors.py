@@ -7,7 +7,10 @@ what happened and, in ``hint``, what to do next.
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from skclaw.results import CommandResult
 
 
 class ExitCode(IntEnum):
@@ -30,8 +33,8 @@ class SkclawError(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
-        #: what was done before the failure, for the JSON envelope's ``result``
-        self.partial_result: Any = None
+        #: what was done before the failure: audited, and the JSON envelope's ``result``
+        self.partial_result: CommandResult | None = None
 
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message}\n{self.hint}"

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from skclaw.cli import LAZY_COMMANDS, Outcome, command_paths, execute
+from skclaw.cli import LAZY_COMMANDS, command_paths, execute
 from skclaw.context import ActionOptions, AppContext, GlobalOptions, decide_interactive
 from skclaw.errors import (
     ConfigError,
@@ -21,6 +22,7 @@ from skclaw.errors import (
     WranglerError,
 )
 from skclaw.output import Output
+from skclaw.results import CommandResult, JSONObject, Verdict
 from tests.skrun import skclaw
 
 
@@ -75,6 +77,20 @@ def test_missing_project_dir_is_usage_error(tmp_path: Path) -> None:
     assert skclaw(["-C", str(tmp_path / "nope"), "doctor"]).code == 2
 
 
+@dataclass(frozen=True)
+class Fixed(CommandResult):
+    """A result with a given JSON and verdict (no renderer, nothing audited)."""
+
+    document: JSONObject
+    outcome: Verdict = field(default_factory=Verdict)
+
+    def to_json(self) -> JSONObject:
+        return self.document
+
+    def verdict(self) -> Verdict:
+        return self.outcome
+
+
 def make_app(json_mode: bool, stdout: object, stderr: object) -> AppContext:
     out = Output(json_mode=json_mode, color=False, stdout=stdout, stderr=stderr)  # type: ignore[arg-type]
     return AppContext(GlobalOptions(), ActionOptions(json=json_mode), command="t", environ={}, output=out,
@@ -104,7 +120,7 @@ def test_error_boundary_maps_exit_codes(
     stdout, stderr = io.StringIO(), io.StringIO()
     app = make_app(True, stdout, stderr)
 
-    def body() -> Outcome:
+    def body() -> CommandResult:
         raise raised
 
     assert execute(app, "x", body) == code
@@ -125,7 +141,7 @@ def test_partial_outcome_and_envelope_shape() -> None:
     stdout, stderr = io.StringIO(), io.StringIO()
     app = make_app(True, stdout, stderr)
     result = {"environments": {"staging": {"status": "ok"}, "production": {"status": "failed"}}}
-    assert execute(app, "secrets sync", lambda: Outcome(result, 4, "production failed")) == 4
+    assert execute(app, "secrets sync", lambda: Fixed(result, Verdict(4, "production failed"))) == 4
     envelope = json.loads(stdout.getvalue())
     assert envelope["error"] == {"kind": "partial", "message": "production failed"}
     assert envelope["result"] == result and envelope["ok"] is False
@@ -137,7 +153,7 @@ def test_human_mode_writes_nothing_to_stdout() -> None:
     stdout, stderr = io.StringIO(), io.StringIO()
     app = make_app(False, stdout, stderr)
     app.output.info("hello")
-    assert execute(app, "x", lambda: Outcome({"a": 1})) == 0
+    assert execute(app, "x", lambda: Fixed({"a": 1})) == 0
     assert stdout.getvalue() == ""
     assert "hello" in stderr.getvalue()
 

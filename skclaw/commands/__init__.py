@@ -1,1 +1,2 @@
-"""One module per command family; each command computes an Outcome, the boundary renders it."""
+"""One module per command family; each command returns its result type (skclaw.results), the
+boundary (skclaw.cli.execute) renders, audits and reports it."""

@@ -6,16 +6,17 @@ from pathlib import Path
 
 import click
 
-from skclaw.cli import Outcome, common_options, run_command
+from skclaw.cli import common_options, run_command
 from skclaw.context import AppContext
 from skclaw.errors import UsageError
+from skclaw.results import DeployResult, MigrateResult, SyncResult
 
 
 @click.command("apply")
 @click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path), metavar="PLAN_FILE")
 @common_options(env=False)
 @run_command("apply")
-def apply(app: AppContext, plan_file: Path) -> Outcome:
+def apply(app: AppContext, plan_file: Path) -> DeployResult | MigrateResult | SyncResult:
     """Apply a plan written with --plan-out. It re-reads the sources and Cloudflare first and refuses
     (exit 3, nothing changed, saying what moved) if anything differs; the consent gate still applies."""
     from skclaw import saved_plan

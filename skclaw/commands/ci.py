@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
-from skclaw.cli import Outcome, common_options, run_command
+from skclaw.cli import common_options, run_command
 from skclaw.context import AppContext
+from skclaw.results import MatrixEntry, MatrixResult
 
 
 @click.group("ci", context_settings={"help_option_names": ["-h", "--help"]})
@@ -19,19 +18,11 @@ def ci() -> None:
 @common_options(multiple_env=True, acts=False)
 @click.option("--all-envs", is_flag=True, help="Every environment of the project (the default without --env).")
 @run_command("ci matrix")
-def matrix(app: AppContext, envs: tuple[str, ...], all_envs: bool) -> Outcome:
+def matrix(app: AppContext, envs: tuple[str, ...], all_envs: bool) -> MatrixResult:
     """Print {"include": [{"env", "worker", "protected"}, ...]} for `strategy.matrix: ${{ fromJSON(...) }}`.
 
     One line of JSON on stdout (the whole --json envelope with --json). It reads only the
     wrangler config and .skclaw.jsonc: no credentials, no network.
     """
     selected = app.select_envs(envs, all_envs or not envs)
-    include = []
-    for env in selected:
-        target = app.target(env)
-        include.append({"env": env, "worker": target.worker, "protected": app.is_protected(env)})
-    result = {"include": include}
-    if not app.action.json:
-        app.output.stdout.write(json.dumps(result, separators=(",", ":")) + "\n")
-        app.output.stdout.flush()
-    return Outcome(result)
+    return MatrixResult(tuple(MatrixEntry(env, app.target(env).worker, app.is_protected(env)) for env in selected))

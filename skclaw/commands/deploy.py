@@ -8,12 +8,14 @@ import tempfile
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
 
-from skclaw.cli import Outcome, common_options, run_command
+from skclaw import audit
+from skclaw.cli import common_options, run_command
 from skclaw.context import AppContext
 from skclaw.errors import FailedError, UsageError, WranglerError
 from skclaw.preflight import (
@@ -24,6 +26,7 @@ from skclaw.preflight import (
     run_build,
 )
 from skclaw.project import DEFAULT_ENV, EnvTarget
+from skclaw.results import DeployPreflight, DeployResult
 from skclaw.secrets.file import secrets_file
 from skclaw.secrets.value import SecretValue
 from skclaw.wrangler.deployments import BUILD_FAILED_RE, STRICT_ABORT_RE, TOTAL_UPLOAD_RE, version_id_from
@@ -80,7 +83,7 @@ def deploy(
     message: str | None,
     check_migrations: bool,
     plan_out: Path | None,
-) -> Outcome:
+) -> DeployResult:
     """Build and deploy an environment's Worker with `wrangler deploy`.
 
     Before anything is built: the env resolves, wrangler and credentials are present, and the
@@ -142,9 +145,8 @@ def deploy_plan(app: AppContext, env: str, target: EnvTarget, values: Mapping[st
 def run_deploy(
     app: AppContext, *, env: str | None, dry_run: bool, skip_build: bool, with_secrets: bool, message: str | None,
     check_migrations: bool, plan_out: Path | None = None, expected: dict[str, Any] | None = None,
-) -> Outcome:
+) -> DeployResult:
     """The deploy pipeline: preflight, build, (save the plan | compare with a saved one), consent, deploy."""
-    from skclaw import audit
     from skclaw.safety import request_consent
 
     planning = plan_out is not None
@@ -155,20 +157,11 @@ def run_deploy(
     target = app.target(env)
     wrangler = app.wrangler
     version = wrangler.require_minimum()
-    result: dict[str, Any] = {
-        "environment": env,
-        "worker": target.worker,
-        "versionId": None,
-        "dryRun": dry_run,
-        "status": None,
-        "targets": [],
-        "url": None,
-        "message": message,
-        "secrets": [],
-        "config": str(target.build_config or app.project.config_path),
-        # wrangler runs its own build.command during `wrangler deploy`, --skip-build or not
-        "wranglerBuild": app.project.wrangler_build(env),
-    }
+    done = DeployResult(
+        environment=env, worker=target.worker, message=message, dry_run=dry_run,
+        config=str(target.build_config or app.project.config_path),
+        wrangler_build=app.project.wrangler_build(env),
+    )
 
     if with_secrets and not version.secrets_file:
         raise FailedError(
@@ -182,7 +175,7 @@ def run_deploy(
         app.lock_env(env)  # before the preflight reads: what is checked is what gets deployed
 
     def gate() -> None:
-        request_consent(app, env=env, action="deploy", target_lines=consent_lines(app, target, result))
+        request_consent(app, env=env, action="deploy", target_lines=consent_lines(app, target, done.to_json()))
 
     # Non-interactive: answer the gate before reading any remote state (a refused run touches
     # nothing). Interactive: ask last, after the checks and the build, with the plan in view.
@@ -196,8 +189,7 @@ def run_deploy(
         secrets = read_env_secrets(app, env, enumerate_extra=False)
         require_complete(secrets)
         values = {k: v for k, v in secrets.values.items() if k in secrets.manifest}
-        result["secrets"] = sorted(values)
-        result["secretsSource"] = secrets.source.describe()
+        done = replace(done, secrets=tuple(sorted(values)), secrets_source=secrets.source.describe())
         for key in secrets.missing_optional:
             out.warn(
                 f"optional secret {key} is not in {secrets.source.describe()}; "
@@ -219,9 +211,10 @@ def run_deploy(
             if not planning:
                 pool.submit(audit.actor)  # the audit's `git config` start, off the critical path
         # Leaving the pool waited for both: no read outlives the run, whichever one failed.
+        first_deploy: bool | None = None
         if secrets_check is not None:
             check = secrets_check.result()
-            result["firstDeploy"] = None if check.worker_exists is None else not check.worker_exists
+            first_deploy = None if check.worker_exists is None else not check.worker_exists
             if check.missing_required:
                 missing = ", ".join(check.missing_required)
                 why = (
@@ -239,16 +232,19 @@ def run_deploy(
             for key in check.missing_optional:
                 out.warn(f"optional secret {key} is not set on {target.worker}")
         migrations = migrations_check.result()
-        result["pendingMigrations"] = {c.binding: c.pending for c in migrations}
+        pending = {c.binding: None if c.pending is None else tuple(c.pending) for c in migrations}
+        done = replace(done, preflight=DeployPreflight(
+            pending, secrets_checked=secrets_check is not None,
+            first_deploy=first_deploy))
         enforce_migrations(app, env, migrations, refuse_pending=check_migrations)
 
-    result["build"] = None if skip_build else run_build(app)
-    if result["wranglerBuild"]:
-        out.info(f"wrangler will run its build.command during deploy: {result['wranglerBuild']}"
+    done = replace(done, build=None if skip_build else run_build(app))
+    if done.wrangler_build:
+        out.info(f"wrangler will run its build.command during deploy: {done.wrangler_build}"
                  + (" (--skip-build skips only the build of .skclaw.jsonc)" if skip_build else ""))
 
     if dry_run:
-        return _dry_run(app, target, result)
+        return _dry_run(app, target, done)
 
     if planning or expected is not None:
         from skclaw import saved_plan
@@ -263,61 +259,42 @@ def run_deploy(
 
             assert plan_out is not None
             saved_plan.write(plan_out, saved_plan.seal(document, fingerprints.load_key(app.environ)))
-            result.update(status="dry-run", dryRun=True, planFile=str(plan_out))
-            out.success(f"plan written to {plan_out}; nothing was deployed. Apply it with: skclaw apply {plan_out}")
-            return Outcome(result)
+            return replace(done, status="dry-run", dry_run=True, plan_file=str(plan_out))
 
     if app.interactive:
         gate()
-
-    def audit_outcome(outcome: str, **extra: Any) -> None:
-        audit.record(app.project_dir, command="deploy", env=env, worker=target.worker, outcome=outcome,
-                     keys=result["secrets"], **extra)
 
     out.step(f"deploying {target.worker} ({env})")
     try:
         with ExitStack() as stack:
             file = stack.enter_context(secrets_file(values)) if with_secrets else None
-            done = wrangler.deploy(env, message=message, secrets_file=file)
+            shipped = wrangler.deploy(env, message=message, secrets_file=file)
     except WranglerError as exc:
-        audit_outcome("failed", error=exc.message)
+        failed = replace(done, status="failed", error=exc.message)
         if STRICT_ABORT_RE.search(exc.message + exc.detail):
-            raise FailedError(
+            refused = FailedError(
                 f"wrangler refused to overwrite changes to {target.worker} made outside wrangler "
                 "(dashboard or API edits, or a config var that would shadow a secret); "
                 "nothing was deployed.",
                 hint="skclaw deploys with wrangler's --strict so such changes are never "
                 "overwritten silently. Review them in the dashboard; to overwrite them "
                 f"deliberately, run `wrangler deploy --env {env}` yourself (it shows the diff).",
-            ) from None
+            )
+            refused.partial_result = failed
+            raise refused from None
         if not BUILD_FAILED_RE.search(exc.detail or exc.message):  # a build error uploads nothing
             exc.hint = exc.hint or (
                 f"If it failed after the upload, a new version may exist: check `skclaw status --env {env}`."
             )
         else:
             exc.message = f"{exc.message}; nothing was deployed"
+        exc.partial_result = failed
         raise
-    record = done.record("deploy") or {}
-    version_id = version_id_from(record.get("version_id"), done.stdout)
-    targets = [str(t) for t in record.get("targets") or []]
-    result.update(
-        versionId=version_id,
-        targets=targets,
-        url=next((t for t in targets if t.startswith("https://")), None),
-    )
-    out.detail(done.stdout)
-    if version_id is None:
-        result["status"] = "failed"
-        audit_outcome("failed", error="no version id")
-        message = f"wrangler deploy finished without reporting a new version; check `skclaw status --env {env}`"
-        out.error(message)
-        return Outcome(result, 1, message)
-    result["status"] = "ok"
-    audit_outcome("ok", versionId=version_id, message=message)
-    out.success(f"deployed {target.worker} ({env}): version {version_id}")
-    for item in targets:
-        out.info(f"  {item}")
-    return Outcome(result)
+    record = shipped.record("deploy") or {}
+    version_id = version_id_from(record.get("version_id"), shipped.stdout)
+    out.detail(shipped.stdout)
+    done = replace(done, version_id=version_id, targets=tuple(str(t) for t in record.get("targets") or []))
+    return replace(done, status="failed" if version_id is None else "ok")
 
 
 def consent_lines(app: AppContext, target: EnvTarget, result: Mapping[str, Any]) -> list[str]:
@@ -357,16 +334,10 @@ def _main_module(app: AppContext, env: str) -> str:
     return str(main) if main else "?"
 
 
-def _dry_run(app: AppContext, target: EnvTarget, result: dict[str, Any]) -> Outcome:
-    out = app.output
+def _dry_run(app: AppContext, target: EnvTarget, done: DeployResult) -> DeployResult:
     with tempfile.TemporaryDirectory(prefix="skclaw-dry-run-") as tmp:
         outdir = Path(tmp) / "out"
-        done = app.wrangler.deploy_dry_run(target.name, outdir)
-        bundle = bundle_report(outdir, done.stdout)
-    out.detail(done.stdout)
-    result.update(status="dry-run", versionId=None, bundle=bundle)
-    size = f"{bundle['totalBytes']} bytes"
-    if bundle["upload"]:
-        size += f"; wrangler: {bundle['upload']} / gzip {bundle['gzip']}"
-    out.success(f"dry run of {target.worker} ({target.name}): bundle {size}; nothing was deployed")
-    return Outcome(result)
+        built = app.wrangler.deploy_dry_run(target.name, outdir)
+        bundle = bundle_report(outdir, built.stdout)
+    app.output.detail(built.stdout)
+    return replace(done, status="dry-run", version_id=None, bundle=bundle)

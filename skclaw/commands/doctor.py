@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import replace
 from typing import Any
 
 import click
 
-from skclaw.cli import Outcome, common_options, run_command
+from skclaw.cli import common_options, run_command
 from skclaw.context import AppContext
 from skclaw.errors import SkclawError
 from skclaw.project import DEFAULT_ENV
+from skclaw.results import Check, D1Ref, DoctorEnv, DoctorResult
 
 AUTH_VARIABLES = ("CLOUDFLARE_API_TOKEN", "CLOUDFLARE_API_KEY", "CLOUDFLARE_EMAIL", "CLOUDFLARE_ACCOUNT_ID")
-
-
-@dataclass
-class Check:
-    name: str
-    status: str  # ok | warn | fail
-    detail: str
-    fix: str | None = None  # what to run or change, for a check that failed
 
 
 def fix_for(check: Check, app: AppContext) -> str | None:
@@ -131,32 +124,22 @@ def _check_auth(app: AppContext, checks: list[Check], wrangler: Any) -> None:
         ))
 
 
-def _check_env(app: AppContext, env: str) -> dict[str, Any]:
+def _check_env(app: AppContext, env: str) -> DoctorEnv:
     from skclaw.secrets.manifest import read_env_secrets
 
     target = app.target(env)
-    report: dict[str, Any] = {
-        "worker": target.worker,
-        "protected": app.is_protected(env),
-        "protection": app.protection(env).reason,
-        "d1": [{"binding": d.binding, "name": d.name, "id": d.id} for d in target.d1_databases],
-        "source": app.config.source_for(env),
-        "sourceReachable": None,
-        "missingRequired": [],
-        "error": None,
-    }
+    report = DoctorEnv(
+        worker=target.worker, protected=app.is_protected(env), protection=app.protection(env).reason,
+        d1=tuple(D1Ref(d.binding, d.name, d.id) for d in target.d1_databases), source=app.config.source_for(env),
+    )
     try:
         secrets = read_env_secrets(app, env, enumerate_extra=False)
-        report["source"] = secrets.source.describe()
-        report["sourceReachable"] = True
-        report["missingRequired"] = secrets.missing_required
-        for warning in getattr(secrets.source, "warnings", []):
-            app.output.warn(warning)
     except SkclawError as exc:
-        report["sourceReachable"] = False
-        report["error"] = exc.message
-        report["fix"] = exc.hint
-    return report
+        return replace(report, source_reachable=False, error=exc.message, fix=exc.hint)
+    for warning in getattr(secrets.source, "warnings", []):
+        app.output.warn(warning)
+    return replace(report, source=secrets.source.describe(), source_reachable=True,
+                   missing_required=tuple(secrets.missing_required))
 
 
 def _check_protection(app: AppContext, checks: list[Check]) -> None:
@@ -186,13 +169,13 @@ def _check_protection(app: AppContext, checks: list[Check]) -> None:
 @click.command("doctor")
 @common_options(multiple_env=True, acts=False)
 @run_command("doctor")
-def doctor(app: AppContext, envs: tuple[str, ...]) -> Outcome:
+def doctor(app: AppContext, envs: tuple[str, ...]) -> DoctorResult:
     """Check wrangler, node, auth, config, sources and required secrets (every env by default)."""
     from skclaw.errors import UsageError
     from skclaw.project import NotWorkersProjectError
 
     checks: list[Check] = []
-    environments: dict[str, Any] = {}
+    environments: dict[str, DoctorEnv] = {}
     bad_project: UsageError | None = None  # a wrangler project skclaw cannot use: exit 2
     project = None
     try:
@@ -220,47 +203,21 @@ def doctor(app: AppContext, envs: tuple[str, ...]) -> Outcome:
         for env in selected:
             report = _check_env(app, env)
             environments[env] = report
-            if report["error"]:
-                checks.append(Check(f"env:{env}", "fail", report["error"], report.pop("fix", None)))
-            elif report["missingRequired"]:
-                missing = report["missingRequired"]
+            if report.error:
+                checks.append(Check(f"env:{env}", "fail", report.error, report.fix))
+            elif report.missing_required:
+                missing = report.missing_required
                 flag = "" if env == DEFAULT_ENV else f" --env {env}"
                 checks.append(Check(
                     f"env:{env}", "fail",
-                    f"required secret(s) missing from {report['source']}: {', '.join(missing)}",
+                    f"required secret(s) missing from {report.source}: {', '.join(missing)}",
                     "; ".join(f'printf %s "$VALUE" | skclaw secrets set {key}{flag}' for key in missing),
                 ))
             else:
-                checks.append(Check(f"env:{env}", "ok", f"{report['worker']} · {report['source']}"))
+                checks.append(Check(f"env:{env}", "ok", f"{report.worker} · {report.source}"))
 
     if project is not None:
         _check_protection(app, checks)
 
-    out = app.output
-    colour = {"ok": "green", "warn": "yellow", "fail": "red"}
-    label = {"ok": "ok", "warn": "warn", "fail": "FAIL"}
-    from rich.markup import escape
-
-    for check in checks:
-        if check.status == "fail":
-            check.fix = fix_for(check, app)
-    width = max(len(c.name) for c in checks)
-    for check in checks:  # padded as plain text, then coloured: the columns line up
-        status = f"[{colour[check.status]}]{label[check.status]:<4}[/{colour[check.status]}]"
-        out.result_markup(f"  {status}  {escape(check.name):<{width}}  {escape(check.detail)}")
-    failed = [c.name for c in checks if c.status == "fail"]
-    problems = [c for c in checks if c.status == "fail"]
-    if problems:
-        out.result(f"\n{len(problems)} problem{'s' if len(problems) != 1 else ''}:")
-        for check in problems:
-            out.result(f"  {check.name}: {check.fix or 'see above'}")
-    result = {"checks": [asdict(c) for c in checks], "environments": environments}
-    if bad_project is not None:
-        out.error(bad_project.message)
-        return Outcome(result, 2, bad_project.message)
-    if failed:
-        message = f"{len(failed)} check{'s' if len(failed) != 1 else ''} failed: {', '.join(failed)}"
-        out.error(message)  # the report is the result (stdout); the verdict is an error (stderr)
-        return Outcome(result, 1, message)
-    out.success("all checks passed")
-    return Outcome(result)
+    checks = [replace(c, fix=fix_for(c, app)) if c.status == "fail" else c for c in checks]
+    return DoctorResult(tuple(checks), environments, bad_project.message if bad_project is not None else None)

@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import click
 
-from skclaw.cli import Outcome, common_options, run_command
+from skclaw.cli import common_options, run_command
 from skclaw.config import CONFIG_NAMES, validate_secret_name
 from skclaw.context import AppContext
 from skclaw.errors import Cancelled, ConfigError, RefusedError, UsageError
 from skclaw.project import DEFAULT_ENV, load_project
+from skclaw.results import InitResult
 
 MOLTWORKER_REQUIRED = (
     "CLOUDFLARE_AI_GATEWAY_API_KEY",
@@ -75,10 +75,6 @@ def render_config(
     return "\n".join(lines)
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
 def next_steps(envs: list[str], required: list[str], source: str, env_sources: dict[str, str],
                protected: Sequence[str] = ()) -> list[str]:
     """What to do after init, in order, with the commands (tried first on an unprotected env)."""
@@ -138,7 +134,7 @@ def _parse_env_sources(values: tuple[str, ...], envs: list[str]) -> dict[str, st
 @run_command("init")
 def init(app: AppContext, protected: tuple[str, ...], source: str | None, env_source: tuple[str, ...],
          required: tuple[str, ...], optional: tuple[str, ...], moltworker_defaults: bool,
-         envs: tuple[str, ...]) -> Outcome:
+         envs: tuple[str, ...]) -> InitResult:
     """Write .skclaw.jsonc for this Worker project (questions, or flags for scripts)."""
     try:
         app.config  # noqa: B018 - loads (and validates) the current .skclaw.jsonc
@@ -216,18 +212,9 @@ def init(app: AppContext, protected: tuple[str, ...], source: str | None, env_so
         if path != target:
             path.unlink()
     ignored = update_gitignore(app.project_dir)
-    app.output.success(
-        f"wrote {target.name} ({_count(len(all_envs), 'environment')}, {_count(len(req), 'required secret')})"
+    return InitResult(
+        path=str(target), environments=tuple(all_envs), protected_environments=tuple(protected_envs),
+        source=default_source, environment_sources=env_sources, required=tuple(req), optional=tuple(opt),
+        gitignore_added=tuple(ignored), protection_inferred=not protected and protected_envs == inferred,
+        next_steps=tuple(next_steps(all_envs, req, default_source, env_sources, protected_envs)),
     )
-    app.output.info(
-        "protected: " + (", ".join(protected_envs) if protected_envs else "none (every change runs without consent)")
-        + (" (inferred from the env names)" if not protected and protected_envs == inferred else "")
-    )
-    if ignored:
-        app.output.info(f"added to .gitignore: {', '.join(ignored)}")
-    for line in next_steps(all_envs, req, default_source, env_sources, protected_envs):
-        app.output.info(line)
-    result: dict[str, Any] = {"path": str(target), "environments": all_envs, "protectedEnvironments": protected_envs,
-                              "source": default_source, "environmentSources": env_sources,
-                              "required": req, "optional": opt, "gitignoreAdded": ignored}
-    return Outcome(result)

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from skclaw import audit
-from skclaw.cli import Outcome, common_options, run_command
+from skclaw.cli import common_options, run_command
 from skclaw.context import AppContext
 from skclaw.errors import (
     FailedError,
@@ -41,6 +41,7 @@ from skclaw.errors import (
     WranglerError,
 )
 from skclaw.project import DEFAULT_ENV, D1Database, EnvTarget
+from skclaw.results import D1Ref, MigrateResult
 from skclaw.wrangler import WranglerResult
 from skclaw.wrangler.d1 import (
     APPLIED,
@@ -243,7 +244,7 @@ def migrate(
     dry_run: bool,
     allow_no_bookmark: bool,
     plan_out: Path | None,
-) -> Outcome:
+) -> MigrateResult:
     """Apply an environment's pending D1 migrations, after a lint, consent and a restore point."""
     if plan_out is not None and (list_only or dry_run):
         raise UsageError("--plan-out writes a plan and changes nothing: not with --list or --dry-run.")
@@ -254,7 +255,7 @@ def migrate(
 def run_migrate(
     app: AppContext, *, env: str | None, database: str | None, remote: bool, local: bool, list_only: bool,
     dry_run: bool, allow_no_bookmark: bool, plan_out: Path | None = None, expected: dict[str, Any] | None = None,
-) -> Outcome:
+) -> MigrateResult:
     """The migrate pipeline: target, policy, state, lint, (save the plan | compare with a saved one),
     consent, restore point, apply."""
     from skclaw.migrations.order import list_migration_files  # not the lint's modules: not yet
@@ -281,21 +282,10 @@ def run_migrate(
         protected=app.is_protected(env_name),
         explicit_location=remote or local,
     )
-    result: dict[str, Any] = {
-        "environment": env_name,
-        "worker": target.worker,
-        "database": target.database_json(),
-        "target": target.location,
-        "protected": target.protected,
-        "pending": [],
-        "applied": [],
-        "alreadyApplied": [],
-        "findings": [],
-        "bookmark": None,
-        "restoreCommand": None,
-        "failed": None,
-        "status": "ok",
-    }
+    result = MigrateResult(
+        environment=env_name, worker=target.worker, database=D1Ref(db.binding, db.name, db.id),
+        target=target.location, protected=target.protected,
+    )
     from skclaw import policy
 
     def with_account() -> Target:
@@ -338,13 +328,11 @@ def run_migrate(
     applied_set = set(applied_names)
     pending = [name for name in files if name not in applied_set]
     already = [name for name in files if name in applied_set]
-    result.update(pending=pending, alreadyApplied=already)
+    result = replace(result, pending=tuple(pending), already_applied=tuple(already))
 
     if list_only:
-        result["applied"] = already
         show_target(app, target)
-        show_lists(app, already, pending)
-        return Outcome(result)
+        return replace(result, applied=tuple(already), listing=True)
 
     if already:
         check_integrity(app, recorded, target, already, result)
@@ -352,7 +340,7 @@ def run_migrate(
         findings = lint(target, already, pending)
     except UsageError as exc:  # a file that does not replay: named, with SQLite's error
         refuse(app, target, result, exc)
-    result["findings"] = [f.to_json() for f in findings]
+    result = replace(result, findings=tuple(findings))
 
     if planning or expected is not None:
         from skclaw import saved_plan
@@ -377,21 +365,14 @@ def run_migrate(
             from skclaw.secrets import fingerprints
 
             saved_plan.write(plan_out, saved_plan.seal(document, fingerprints.load_key(app.environ)))
-            result["planFile"] = str(plan_out)
+            result = replace(result, plan_file=str(plan_out))
     if dry_run or not pending:
         show_target(app, target)
         show_plan(app, pending, findings)
-    if planning:
-        result["status"] = "dry-run"
-        app.output.success(f"plan written to {plan_out}; nothing was changed. Apply it with: skclaw apply {plan_out}")
-        return Outcome(result)
-    if dry_run:
-        result["status"] = "dry-run"
-        app.output.success("dry run: nothing was changed")
-        return Outcome(result)
+    if dry_run:  # --plan-out too
+        return replace(result, status="dry-run")
     if not pending:
-        app.output.success(f"No migrations to apply to {db.name} ({target.location}).")
-        return Outcome(result)
+        return result
 
     ask_consent(app, target, pending, findings, result)
     return apply(app, client, target, pending, allow_no_bookmark, result, bookmark_read)
@@ -426,13 +407,6 @@ def destructive_items(findings: Sequence[Finding]) -> list[str]:
     return [f"{f.message}  ({f.file})" for f in findings if f.destructive]
 
 
-def show_lists(app: AppContext, applied: Sequence[str], pending: Sequence[str]) -> None:
-    rows = [(name, "applied") for name in applied] + [(name, "pending") for name in pending]
-    if rows:
-        app.output.result_table("D1 migrations", ["file", "state"], rows)
-    app.output.result(f"{len(applied)} applied, {len(pending)} pending")
-
-
 def show_plan(app: AppContext, pending: Sequence[str], findings: Sequence[Finding]) -> None:
     out = app.output
     if not pending:
@@ -443,32 +417,10 @@ def show_plan(app: AppContext, pending: Sequence[str], findings: Sequence[Findin
         out.destructive(item)
 
 
-def refuse(app: AppContext, target: Target, result: dict[str, Any], exc: SkclawError) -> NoReturn:
-    """Record the refusal and raise it with the result attached (for --json)."""
-    result["status"] = "refused"
-    record(app, target, "refused", result, error=exc.message)
-    exc.partial_result = result
+def refuse(app: AppContext, target: Target, result: MigrateResult, exc: SkclawError) -> NoReturn:
+    """Raise the refusal with the result attached (for --json and the audit)."""
+    exc.partial_result = replace(result, status="refused", error=exc.message)
     raise exc
-
-
-def record(
-    app: AppContext, target: Target, outcome: str, result: Mapping[str, Any], **extra: Any
-) -> None:
-    audit.record(
-        app.project_dir,
-        command=COMMAND,
-        env=target.env,
-        worker=target.worker,
-        outcome=outcome,
-        database=target.database.name,
-        target=target.location,
-        applied=list(result.get("applied") or []),
-        pending=list(result.get("pending") or []),
-        failed=result.get("failed"),
-        bookmark=result.get("bookmark"),
-        restoreCommand=result.get("restoreCommand"),
-        **extra,
-    )
 
 
 def check_integrity(
@@ -476,7 +428,7 @@ def check_integrity(
     recorded: Mapping[str, str],
     target: Target,
     applied: Sequence[str],
-    result: dict[str, Any],
+    result: MigrateResult,
 ) -> None:
     """Refuse (exit 2) when a file skclaw applied has changed since."""
     from skclaw.migrations import sha256_of
@@ -525,7 +477,7 @@ def ask_consent(
     target: Target,
     pending: Sequence[str],
     findings: Sequence[Finding],
-    result: dict[str, Any],
+    result: MigrateResult,
 ) -> None:
     from skclaw.safety import request_consent
 
@@ -551,33 +503,31 @@ def take_bookmark(
     client: D1Client,
     target: Target,
     allow_no_bookmark: bool,
-    result: dict[str, Any],
+    result: MigrateResult,
     prefetched: Future[str] | None = None,
-) -> None:
+) -> MigrateResult:
     out = app.output
     try:
         bookmark = prefetched.result() if prefetched is not None else client.bookmark()
     except SkclawError as exc:
         if target.protected and not allow_no_bookmark:
-            result["status"] = "failed"
-            record(app, target, "failed", result, error=f"no bookmark: {exc.message}")
             failure = FailedError(
                 f"Could not record a D1 Time Travel bookmark for {target.database.name} "
                 f"({exc.message}); nothing was applied.",
                 hint="Fix the cause and re-run, or re-run with --allow-no-bookmark to apply "
                 "without a restore point.",
             )
-            failure.partial_result = result
+            failure.partial_result = replace(result, status="failed", error=f"no bookmark: {exc.message}")
             raise failure from None
         out.warn(
             f"no Time Travel bookmark could be recorded ({exc.message}); "
             "applying without a restore point"
         )
-        return
+        return result
     command = restore_command(target.database.name, bookmark, target.env)
-    result.update(bookmark=bookmark, restoreCommand=command)
     out.info(f"restore point: bookmark {bookmark}")
     out.info(f"to undo this run: {command}")
+    return replace(result, bookmark=bookmark, restore_command=command)
 
 
 def apply(
@@ -586,16 +536,16 @@ def apply(
     target: Target,
     pending: Sequence[str],
     allow_no_bookmark: bool,
-    result: dict[str, Any],
+    result: MigrateResult,
     bookmark_read: Future[str] | None = None,
-) -> Outcome:
+) -> MigrateResult:
     from skclaw.migrations import sha256_of
 
     out = app.output
     # Hash what is about to be applied, before wrangler reads the files.
     hashes = {name: sha256_of(target.database.migrations_dir / name) for name in pending}
     if target.remote:
-        take_bookmark(app, client, target, allow_no_bookmark, result, bookmark_read)
+        result = take_bookmark(app, client, target, allow_no_bookmark, result, bookmark_read)
 
     # Round two: the apply, and beside it the checksums of the files it applies (INSERT OR
     # REPLACE; a failed run corrects them below). A checksum only matters once its file is applied.
@@ -614,7 +564,7 @@ def apply(
         with ThreadPoolExecutor(max_workers=1) as pool:
             sums_written = pool.submit(client.record_checksums, hashes)
     checksums_error = sums_written.exception() if sums_written is not None else None
-    result["checksumsRecorded"] = checksums_error is None and bool(hashes)
+    result = replace(result, checksums_recorded=checksums_error is None and bool(hashes))
     if checksums_error is not None:
         out.warn(
             f"could not record the migrations' checksums in {CHECKSUM_TABLE} ({checksums_error}); "
@@ -645,47 +595,35 @@ def apply(
             error,
         )
 
-    result["applied"] = list(pending)
-    for name in pending:
-        out.success(f"applied {name}")
-    record(app, target, "applied", result)
-    out.success(
-        f"{len(pending)} migration{'s' if len(pending) != 1 else ''} applied to {target.database.name} "
-        f"({target.location})"
-    )
-    return Outcome(result)
+    return replace(result, applied=tuple(pending))
 
 
-def interrupted(app: AppContext, target: Target, result: dict[str, Any]) -> NoReturn:
+def interrupted(app: AppContext, target: Target, result: MigrateResult) -> NoReturn:
     """Ctrl-C while wrangler applied (it has been stopped): some migrations may have landed."""
-    result["status"] = "failed"
-    record(app, target, "interrupted", result)
     flag = "--remote" if target.remote else "--local"
     env = "" if target.env == DEFAULT_ENV else f" --env {target.env}"
     exc = InterruptedRun(
         "Interrupted while wrangler was applying migrations; some may have been applied. "
         f"See what is applied with: skclaw migrate{env} {flag} --list",
-        hint=f"To return to before this run: {result['restoreCommand']}"
-        if result["restoreCommand"]
+        hint=f"To return to before this run: {result.restore_command}"
+        if result.restore_command
         else None,
     )
-    exc.partial_result = result
+    exc.partial_result = replace(result, status="failed", interrupted=True)
     raise exc from None
 
 
-def save_checksums(
-    app: AppContext, client: D1Client, hashes: Mapping[str, str], drop: Sequence[str], result: dict[str, Any]
-) -> None:
+def save_checksums(app: AppContext, client: D1Client, hashes: Mapping[str, str], drop: Sequence[str]) -> bool:
+    """Whether the checksums of ``hashes`` are recorded now."""
     try:
         client.record_checksums(hashes, drop=drop)
     except SkclawError as exc:
-        result["checksumsRecorded"] = False
         app.output.warn(
             f"the checksums in {CHECKSUM_TABLE} could not be corrected ({exc.message}); "
             "edits to the migrations may not be detected"
         )
-    else:
-        result["checksumsRecorded"] = bool(hashes)
+        return False
+    return bool(hashes)
 
 
 def apply_failed(
@@ -694,7 +632,7 @@ def apply_failed(
     target: Target,
     pending: Sequence[str],
     hashes: Mapping[str, str],
-    result: dict[str, Any],
+    result: MigrateResult,
     failed: str | None,
     error: str,
 ) -> NoReturn:
@@ -719,11 +657,11 @@ def apply_failed(
     else:
         applied = list(pending[: pending.index(failed)]) if failed in pending else []
 
-    result.update(applied=applied, failed=failed, error=error, status="failed")
     # Checksums were written beside the apply for every pending file: keep the applied ones only.
-    save_checksums(app, client, {name: hashes[name] for name in applied},
-                   [name for name in pending if name not in applied], result)
-    record(app, target, "failed", result, error=error)
+    recorded = save_checksums(app, client, {name: hashes[name] for name in applied},
+                              [name for name in pending if name not in applied])
+    result = replace(result, applied=tuple(applied), failed=failed, error=error, status="failed",
+                     checksums_recorded=recorded)
 
     before = (
         f"Applied before it: {', '.join(applied)}." if applied else "Nothing was applied before it."
@@ -737,8 +675,8 @@ def apply_failed(
             f"database lists {landed} as applied. Applied: {', '.join(applied)}. "
             + (f"Not applied: {', '.join(rest)}." if rest else "Nothing is pending.")
         )
-    if result["restoreCommand"]:
-        hint = f"To return {target.database.name} to before this run: {result['restoreCommand']}"
+    if result.restore_command:
+        hint = f"To return {target.database.name} to before this run: {result.restore_command}"
     elif target.remote:
         hint = (
             "No Time Travel bookmark was recorded; use `wrangler d1 time-travel info` to find one."

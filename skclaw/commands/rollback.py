@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import click
 
-from skclaw.cli import Outcome, common_options, run_command
+from skclaw.cli import common_options, run_command
 from skclaw.commands.status import deployment_summary, describe_traffic, live_deployment, main_version
 from skclaw.context import AppContext
 from skclaw.errors import FailedError, WranglerError
 from skclaw.preflight import require_credentials
+from skclaw.results import RollbackResult
 from skclaw.timefmt import ago
 
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -48,12 +50,11 @@ ROLLBACK_LOSSES = (
 @click.option("-m", "--message", metavar="TEXT", help="Message of the rollback deployment.")
 @common_options()
 @run_command("rollback")
-def rollback(app: AppContext, version_id: str | None, env: str | None, message: str | None) -> Outcome:
+def rollback(app: AppContext, version_id: str | None, env: str | None, message: str | None) -> RollbackResult:
     """Send 100 % of traffic back to VERSION_ID (default: the previous stable version).
 
     Always destructive: secrets changed since that version are reverted, and D1 data is not.
     """
-    from skclaw import audit
     from skclaw.errors import UsageError
     from skclaw.safety import request_consent
 
@@ -108,19 +109,10 @@ def rollback(app: AppContext, version_id: str | None, env: str | None, message: 
         live = live_deployment(app, env)
         chosen = "given"
     from_version = main_version(live)
-    result: dict[str, Any] = {
-        "environment": env,
-        "worker": target.worker,
-        "fromVersionId": from_version,
-        "versionId": version_id,
-        "verified": False,
-        "message": message,
-        "status": None,
-    }
+    done = RollbackResult(environment=env, worker=target.worker, from_version_id=from_version,
+                          version_id=version_id, message=message)
     if from_version == version_id:
-        out.success(f"{version_id} is already live at 100% on {target.worker}; nothing to do")
-        result.update(verified=True, status="ok")
-        return Outcome(result)
+        return replace(done, verified=True, already_live=True)
 
     since = f", since {ago(live['created'])}" if live.get("created") else ""
     said = f', "{live["message"]}"' if live.get("message") else ""
@@ -136,31 +128,14 @@ def rollback(app: AppContext, version_id: str | None, env: str | None, message: 
         for line in lines[shown:]:  # the rest of the plan block, once
             out.info(f"  {line}", always=True)
 
-    def audit_outcome(outcome: str, **extra: Any) -> None:
-        audit.record(app.project_dir, command="rollback", env=env, worker=target.worker, outcome=outcome,
-                     versionId=version_id, **extra)
-
     out.step(f"rolling {target.worker} ({env}) back to {version_id}")
     try:
-        done = app.wrangler.rollback(env, version_id, message)
-        out.detail(done.stdout)
+        out.detail(app.wrangler.rollback(env, version_id, message).stdout)
     except WranglerError as exc:
-        audit_outcome("failed", error=exc.message)
+        exc.partial_result = replace(done, status="failed", error=exc.message)
         raise
     # wrangler 4.86 can print SUCCESS after aborting; trust only what is live afterwards.
     after = live_deployment(app, env)
-    live_now = main_version(after)
-    result["verified"] = live_now == version_id
-    if not result["verified"]:
-        result["status"] = "failed"
-        audit_outcome("unverified", live=describe_traffic(after))
-        message = (
-            f"wrangler reported the rollback, but {version_id} is not live at "
-            f"100% on {target.worker} (live: {describe_traffic(after)})"
-        )
-        out.error(message)
-        return Outcome(result, 1, message)
-    result["status"] = "ok"
-    audit_outcome("ok", fromVersionId=from_version, message=message)
-    out.success(f"rolled {target.worker} ({env}) back: {version_id} is live at 100% (verified)")
-    return Outcome(result)
+    if main_version(after) != version_id:
+        return replace(done, status="failed", live_after=describe_traffic(after))
+    return replace(done, verified=True)

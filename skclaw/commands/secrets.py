@@ -5,17 +5,33 @@ from __future__ import annotations
 import secrets as _random
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from skclaw import audit
-from skclaw.cli import Outcome, common_options, run_command
+from skclaw.cli import common_options, run_command
 from skclaw.context import AppContext
 from skclaw.errors import FailedError, InterruptedRun, RefusedError, SkclawError, UsageError, WranglerError
+from skclaw.results import (
+    DriftResult,
+    EnvDrift,
+    ListedEnv,
+    ListedKey,
+    ListResult,
+    RotatedEnv,
+    RotateResult,
+    SetResult,
+    SyncedEnv,
+    SyncPlan,
+    SyncResult,
+)
 from skclaw.secrets.manifest import MAX_VALUE_BYTES
 from skclaw.secrets.value import SecretValue
+
+if TYPE_CHECKING:
+    from skclaw.sources.base import SecretSource
 
 
 @click.group("secrets", context_settings={"help_option_names": ["-h", "--help"]})
@@ -43,17 +59,6 @@ def _check_value(key: str, value: str) -> None:
         )
 
 
-def _finish(app: AppContext, results: dict[str, Any], ok_envs: list[str], failed: list[str], what: str,
-            **extra: Any) -> Outcome:
-    result = {"environments": results, **extra}
-    if not failed:
-        return Outcome(result)
-    held = f" The new values are on: {', '.join(ok_envs)}." if ok_envs else " No environment changed."
-    message = f"{what} failed for {', '.join(failed)}.{held}"
-    app.output.error(message)
-    return Outcome(result, 4 if ok_envs else 1, message)
-
-
 # -- sync -------------------------------------------------------------------------------------
 
 
@@ -76,7 +81,7 @@ def _finish(app: AppContext, results: dict[str, Any], ok_envs: list[str], failed
               "nothing; `skclaw apply FILE` does exactly that plan later, or refuses if anything moved.")
 @run_command("secrets sync")
 def sync(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | None, only: tuple[str, ...],
-         prune: bool, local: bool, dry_run: bool, method: str, plan_out: Path | None) -> Outcome:
+         prune: bool, local: bool, dry_run: bool, method: str, plan_out: Path | None) -> SyncResult:
     """Push each environment's secrets from its source to its Worker."""
     if plan_out is not None and (local or dry_run):
         raise UsageError("--plan-out writes a plan for Cloudflare: not with --local or --dry-run.")
@@ -86,7 +91,7 @@ def sync(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | N
 
 def run_sync(app: AppContext, *, envs: tuple[str, ...], all_envs: bool, source: str | None, only: tuple[str, ...],
              prune: bool, local: bool, dry_run: bool, method: str, plan_out: Path | None = None,
-             expected: dict[str, Any] | None = None) -> Outcome:
+             expected: dict[str, Any] | None = None) -> SyncResult:
     """The sync pipeline: resolve, plan, (save the plan | compare with a saved one), gate, apply."""
     from skclaw import saved_plan
     from skclaw.secrets import sync as engine
@@ -155,23 +160,14 @@ def run_sync(app: AppContext, *, envs: tuple[str, ...], all_envs: bool, source: 
             out.warn(f"{plan.env}: not pruning: {plan.prune_skipped_reason}")
 
     unplanned = {
-        s.env: engine.EnvOutcome(s.target.worker, "failed", error=f"planning failed: {planning_failures[s.env]}")
+        s.env: SyncedEnv(s.target.worker, "failed", error=f"planning failed: {planning_failures[s.env]}")
         for s in resolved if s.env in planning_failures
     }
     if dry_run:
-        planned = {p.env: engine.EnvOutcome(p.worker, "dry-run", extra={
-            "plan": {"create": p.create, "overwrite": p.overwrite, "delete": p.delete, "unchanged": p.unchanged}}
-        ).to_json() for p in plans}
-        planned.update({env: o.to_json() for env, o in unplanned.items()})
-        if unplanned:
-            message = f"secrets sync --dry-run could not plan {', '.join(unplanned)} (a dry run still reads Cloudflare)"
-            return Outcome({"environments": planned, "dryRun": True}, 1, message)
-        if plan_out is not None:
-            out.success(f"plan written to {plan_out} (names and fingerprints, no values); nothing was changed. "
-                        f"Apply it with: skclaw apply {plan_out}")
-            return Outcome({"environments": planned, "dryRun": True, "planFile": str(plan_out)})
-        out.success("dry run: nothing was changed")
-        return Outcome({"environments": planned, "dryRun": True})
+        planned = {p.env: SyncedEnv(p.worker, "dry-run", plan=SyncPlan(
+            tuple(p.create), tuple(p.overwrite), tuple(p.delete), tuple(p.unchanged))) for p in plans}
+        return SyncResult({**planned, **unplanned}, dry_run=True,
+                          plan_file=str(plan_out) if plan_out is not None and not unplanned else None)
 
     from skclaw.safety import request_consent
 
@@ -190,22 +186,19 @@ def run_sync(app: AppContext, *, envs: tuple[str, ...], all_envs: bool, source: 
                 destructive_reason=f"deletes {', '.join(plan.delete)}" if plan.delete else "",
             )
         except RefusedError as exc:
-            engine.record_audit(app, plan, engine.EnvOutcome(plan.worker, "refused", error=exc.message))
+            exc.partial_result = SyncResult({plan.env: SyncedEnv(plan.worker, "refused", error=exc.message)})
             raise
 
-    def report(plan: engine.EnvPlan, outcome: engine.EnvOutcome, elapsed: float) -> None:
-        engine.record_audit(app, plan, outcome)
+    def report(plan: engine.EnvPlan, outcome: SyncedEnv, elapsed: float) -> None:
+        # Progress, as each env finishes: the result says it again, once, at the end.
         if outcome.status == "ok":
             out.success(f"{plan.env}: pushed {len(outcome.pushed)}, deleted {len(outcome.deleted)} "
                         f"→ {plan.worker} ({elapsed:.1f}s)")
         else:
             out.error(f"{plan.env}: {outcome.error}")
 
-    for env, o in unplanned.items():
-        engine.record_audit_failure(app, env, o)
     todo = [p for p in plans if p.has_changes]
-    results = {p.env: engine.EnvOutcome(p.worker, "ok", extra={"unchanged": p.unchanged})
-               for p in plans if p not in todo}
+    results = {p.env: SyncedEnv(p.worker, "ok", unchanged=tuple(p.unchanged)) for p in plans if p not in todo}
     results.update(unplanned)
     try:
         # Each wrangler call shows its own live line (env, what, elapsed, retries).
@@ -213,23 +206,19 @@ def run_sync(app: AppContext, *, envs: tuple[str, ...], all_envs: bool, source: 
     except KeyboardInterrupt:
         for plan in todo:
             if plan.env not in results:
-                results[plan.env] = engine.EnvOutcome(plan.worker, "failed", error="interrupted; wrangler was stopped")
-                engine.record_audit(app, plan, engine.EnvOutcome(plan.worker, "interrupted",
-                                                                 error="interrupted; wrangler was stopped"))
+                results[plan.env] = SyncedEnv(plan.worker, "failed", error="interrupted; wrangler was stopped",
+                                              interrupted=True)
         finished = [env for env, o in results.items() if o.status == "ok"]
         interrupted = InterruptedRun(
             "Interrupted; wrangler was stopped. "
             + (f"Finished: {', '.join(finished)}." if finished else "No environment finished.")
         )
-        interrupted.partial_result = {"environments": {e: o.to_json() for e, o in results.items()}}
+        interrupted.partial_result = SyncResult(results)
         raise interrupted from None
-    changed = [e for e, o in results.items() if o.pushed or o.deleted]
-    failed = [e for e, o in results.items() if o.status == "failed"]
-    ordered = {s.env: results[s.env].to_json() for s in resolved if s.env in results}
-    return _finish(app, ordered, changed, failed, "secrets sync")
+    return SyncResult({s.env: results[s.env] for s in resolved if s.env in results})
 
 
-def _sync_local(app: AppContext, resolved: list[Any], dry_run: bool) -> Outcome:
+def _sync_local(app: AppContext, resolved: list[Any], dry_run: bool) -> SyncResult:
     from skclaw.secrets.devvars import check_dev_vars_target, dev_vars_path, write_dev_vars
     from skclaw.secrets.dotenv import format_dev_vars
 
@@ -238,19 +227,14 @@ def _sync_local(app: AppContext, resolved: list[Any], dry_run: bool) -> Outcome:
     for s in resolved:
         format_dev_vars({k: v.reveal() for k, v in s.values.items()})
         check_dev_vars_target(dev_vars_path(config_dir, s.env))
-    results: dict[str, Any] = {}
+    results: dict[str, SyncedEnv] = {}
     for s in resolved:
         path = dev_vars_path(config_dir, s.env)
         keys = [k for k in s.manifest if k in s.values]
         if not dry_run:
             write_dev_vars(path, {k: s.values[k] for k in keys})
-            audit.record(app.project_dir, command="secrets sync --local", env=s.env, worker=s.target.worker,
-                         outcome="ok", keys=keys, file=path.name)
-            plural = "s" if len(keys) != 1 else ""
-            app.output.success(f"{s.env}: wrote {len(keys)} secret{plural} to {path.name} (mode 0600)")
-        results[s.env] = {"worker": s.target.worker, "status": "dry-run" if dry_run else "ok",
-                          "pushed": keys, "deleted": [], "error": None, "file": str(path)}
-    return Outcome({"environments": results, "local": True, "dryRun": dry_run})
+        results[s.env] = SyncedEnv(s.target.worker, "dry-run" if dry_run else "ok", tuple(keys), file=str(path))
+    return SyncResult(results, local=True, dry_run=dry_run)
 
 
 # -- set --------------------------------------------------------------------------------------
@@ -287,7 +271,7 @@ def _push_one(app: AppContext, env: str, worker: str, key: str, value: SecretVal
 @click.option("--source", metavar="SOURCE", help="Store in this source instead of the configured one.")
 @click.option("--push", is_flag=True, help="Also send the value to the env's Worker.")
 @run_command("secrets set")
-def set_(app: AppContext, key: str, env: str | None, source: str | None, push: bool) -> Outcome:
+def set_(app: AppContext, key: str, env: str | None, source: str | None, push: bool) -> SetResult:
     """Store KEY for an env (value from stdin or a hidden prompt); --push also sends it."""
     from skclaw.config import validate_secret_name
     from skclaw.secrets.manifest import open_env_source
@@ -309,26 +293,17 @@ def set_(app: AppContext, key: str, env: str | None, source: str | None, push: b
     _check_value(key, raw)
     value = SecretValue(raw)
     store.write(key, value)
-    app.output.success(f"stored {key} for {env_name} in {store.describe()}")
-    result: dict[str, Any] = {"environment": env_name, "worker": target.worker, "key": key,
-                              "source": store.describe(), "stored": True, "pushed": False}
-    outcome = "stored"
-    try:
-        if push:
+    done = SetResult(environment=env_name, worker=target.worker, key=key, source=store.describe())
+    if push:
+        try:
             _push_one(app, env_name, target.worker, key, value)
-            result["pushed"] = True
-            outcome = "pushed"
-            app.output.success(f"pushed {key} to {target.worker}")
-    except SkclawError as exc:
-        audit.record(app.project_dir, command="secrets set", env=env_name, worker=target.worker,
-                     outcome="stored-not-pushed", keys=[key], error=exc.message)
-        exc.message += (f" The value is stored in {store.describe()}; "
-                        f"finish with: skclaw secrets sync --env {env_name} --only {key}")
-        exc.partial_result = result
-        raise
-    audit.record(app.project_dir, command="secrets set", env=env_name, worker=target.worker,
-                 outcome=outcome, keys=[key])
-    return Outcome(result)
+        except SkclawError as exc:
+            exc.partial_result = replace(done, push_error=exc.message)
+            exc.message += (f" The value is stored in {store.describe()}; "
+                            f"finish with: skclaw secrets sync --env {env_name} --only {key}")
+            raise
+        done = replace(done, pushed=True)
+    return done
 
 
 # -- rotate -----------------------------------------------------------------------------------
@@ -349,7 +324,7 @@ def set_(app: AppContext, key: str, env: str | None, source: str | None, push: b
               help="Put back the value KEY had before its last rotation (the source keeps it) and push it.")
 @run_command("secrets rotate")
 def rotate(app: AppContext, key: str, envs: tuple[str, ...], all_envs: bool, nbytes: int, from_stdin: bool,
-           no_push: bool, print_value: bool, source: str | None, undo: bool) -> Outcome:
+           no_push: bool, print_value: bool, source: str | None, undo: bool) -> RotateResult:
     """Give KEY a new random value per env: stored in the source first, then pushed."""
     from skclaw.config import validate_secret_name
     from skclaw.secrets.manifest import open_env_source
@@ -400,70 +375,54 @@ def rotate(app: AppContext, key: str, envs: tuple[str, ...], all_envs: bool, nby
         stdin_value = _read_stdin(key).removesuffix("\n").removesuffix("\r")
         _check_value(key, stdin_value)
 
-    results: dict[str, Any] = {}
-    ok_envs: list[str] = []
-    failed: list[str] = []
-    for env, (target, store) in stores.items():
-        if undo:
-            value = previous[env]
-        else:
-            value = SecretValue(stdin_value if stdin_value is not None else _random.token_hex(nbytes))
-        entry: dict[str, Any] = {"worker": target.worker, "status": "ok", "pushed": [], "deleted": [],
-                                 "error": None, "stored": False, "source": store.describe()}
-        results[env] = entry
-        try:
-            store.write(key, value)
-        except SkclawError as exc:
-            entry.update(status="failed", error=f"storing failed: {exc.message}")
-            failed.append(env)
-            audit.record(app.project_dir, command="secrets rotate", env=env, worker=target.worker,
-                         outcome="failed", keys=[key], error=exc.message)
-            continue
-        entry["stored"] = True
-        if print_value:
-            entry["value"] = value.reveal()
-        if not no_push:
-            try:
-                app.wrangler.secret_bulk(env, {key: value})
-                entry["pushed"] = [key]
-            except SkclawError as exc:
-                entry.update(status="failed", error=(
-                    f"{exc.message} The source holds the new value (the previous one is kept); finish with: "
-                    f"skclaw secrets sync --env {env} --only {key}"))
-                failed.append(env)
-                audit.record(app.project_dir, command="secrets rotate", env=env, worker=target.worker,
-                             outcome="stored-not-pushed", keys=[key], error=exc.message)
-                app.output.error(f"{env}: {entry['error']}")
-                continue
-        ok_envs.append(env)
-        audit.record(app.project_dir, command="secrets rotate", env=env, worker=target.worker,
-                     outcome="pushed" if not no_push else "stored", keys=[key])
-        app.output.success(f"{env}: rotated {key} ({'stored and pushed' if not no_push else 'stored'})")
-        if print_value:
-            from skclaw import github
+    results: dict[str, RotatedEnv] = {}
 
-            # Before the value is shown anywhere: on stdout's own stream when it is printed there.
-            github.mask(app.environ, app.output.stderr if app.action.json else app.output.stdout, value.reveal())
-        if print_value and not app.action.json:
-            app.output.print_value(value.reveal() if len(stores) == 1 else f"{env}\t{value.reveal()}")
-    outcome = _finish(app, results, ok_envs, failed, "secrets rotate")
-    outcome.reveal_values = print_value
-    return outcome
+    def rotated() -> RotateResult:
+        return RotateResult(key, dict(results), no_push=no_push, print_value=print_value)
+
+    try:
+        for env, (target, store) in stores.items():
+            results[env] = _rotate_env(app, env, target.worker, store, key, no_push=no_push, print_value=print_value,
+                                       value=previous[env] if undo else SecretValue(
+                                           stdin_value if stdin_value is not None else _random.token_hex(nbytes)))
+    except KeyboardInterrupt as exc:  # the envs done so far are audited and reported
+        setattr(exc, "partial_result", rotated())  # noqa: B010 (not a SkclawError: no such attribute declared)
+        raise
+    return rotated()
+
+
+def _rotate_env(app: AppContext, env: str, worker: str, store: SecretSource, key: str, *, value: SecretValue,
+                no_push: bool, print_value: bool) -> RotatedEnv:
+    done = RotatedEnv(env=env, worker=worker, key=key, source=store.describe())
+    try:
+        store.write(key, value)
+    except SkclawError as exc:
+        return replace(done, failure=exc.message)
+    done = replace(done, stored=True, value=value if print_value else None)
+    if print_value:
+        from skclaw import github
+
+        # Before the value is shown anywhere: on stdout's own stream when it is printed there.
+        github.mask(app.environ, app.output.stderr if app.action.json else app.output.stdout, value.reveal())
+    if not no_push:
+        try:
+            app.wrangler.secret_bulk(env, {key: value})
+        except SkclawError as exc:
+            return replace(done, failure=exc.message)
+        done = replace(done, pushed=True)
+    return done
 
 
 # -- status (drift) ---------------------------------------------------------------------------
 
 
-def _drift_of(app: AppContext, env: str, source: str | None, key: bytes) -> dict[str, Any]:
+def _drift_of(app: AppContext, env: str, source: str | None, key: bytes) -> EnvDrift:
     from skclaw.secrets import fingerprints
     from skclaw.secrets.manifest import read_env_secrets
     from skclaw.secrets.sync import current_version, worker_names
 
     found = read_env_secrets(app, env, source_override=source)
     worker = found.target.worker
-    entry: dict[str, Any] = {"worker": worker, "status": "ok", "source": found.source.describe(), "missing": [],
-                             "extra": [], "sourceChanged": [], "changedOutside": None, "currentVersion": None,
-                             "lastPush": "none", "error": None}
     state = fingerprints.load_state(app.project_dir, worker)
     with ThreadPoolExecutor(max_workers=2) as pool:
         names_read = pool.submit(worker_names, app, env, worker)
@@ -472,19 +431,22 @@ def _drift_of(app: AppContext, env: str, source: str | None, key: bytes) -> dict
     current = version_read.result()
     wanted = [*found.required, *(k for k in found.optional if k in found.values)]
     manifest = set(found.manifest)
-    entry["currentVersion"] = current
-    entry["missing"] = [k for k in wanted if k not in on_worker]
-    entry["extra"] = sorted(k for k in on_worker if k not in manifest)
+    drift = EnvDrift(
+        worker=worker, source=found.source.describe(), current_version=current,
+        missing=tuple(k for k in wanted if k not in on_worker),
+        extra=tuple(sorted(k for k in on_worker if k not in manifest)),
+    )
     if state.secrets:
-        entry["lastPush"] = "known" if state.knows(current) else "changed since"
-        entry["changedOutside"] = not state.knows(current)
-        entry["sourceChanged"] = sorted(
-            k for k, v in found.values.items()
-            if k in state.secrets and state.secrets[k] != fingerprints.fingerprint(key, worker, k, v)
+        drift = replace(
+            drift,
+            last_push="known" if state.knows(current) else "changed since",
+            changed_outside=not state.knows(current),
+            source_changed=tuple(sorted(
+                k for k, v in found.values.items()
+                if k in state.secrets and state.secrets[k] != fingerprints.fingerprint(key, worker, k, v)
+            )),
         )
-    drift = entry["missing"] or entry["extra"] or entry["sourceChanged"] or entry["changedOutside"]
-    entry["status"] = "drift" if drift else "ok"
-    return entry
+    return drift
 
 
 @secrets.command("status")
@@ -493,15 +455,14 @@ def _drift_of(app: AppContext, env: str, source: str | None, key: bytes) -> dict
 @click.option("--source", metavar="SOURCE", help="Compare with this source instead of the configured one.")
 @click.option("--check", is_flag=True, help="Exit 5 when anything drifted (for a scheduled CI job).")
 @run_command("secrets status")
-def status(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | None, check: bool) -> Outcome:
+def status(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | None, check: bool) -> DriftResult:
     """Drift per env: names missing on or extra to the Worker, values whose source changed since
     skclaw pushed them, and changes made outside skclaw. Reads Cloudflare; changes nothing."""
     from skclaw.secrets import fingerprints
 
     selected = app.select_envs(envs, all_envs)
     key = fingerprints.load_key(app.environ)
-    results: dict[str, Any] = {}
-    failed: list[str] = []
+    results: dict[str, EnvDrift] = {}
     with ThreadPoolExecutor(max_workers=min(4, len(selected))) as pool:
         futures = {env: pool.submit(_drift_of, app, env, source, key) for env in selected}
     for env, future in futures.items():
@@ -510,29 +471,8 @@ def status(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str |
         except UsageError:
             raise
         except SkclawError as exc:
-            results[env] = {"worker": app.target(env).worker, "status": "failed", "error": exc.message}
-            failed.append(env)
-    out = app.output
-    for env, entry in results.items():
-        if entry["status"] == "failed":
-            out.error(f"{env}: {entry['error']}")
-            continue
-        rows = [(k, "missing on Cloudflare") for k in entry["missing"]]
-        rows += [(k, "on Cloudflare, not in the manifest") for k in entry["extra"]]
-        rows += [(k, "source changed since skclaw pushed it") for k in entry["sourceChanged"]]
-        outside = {True: "yes: the Worker's version is not one skclaw made (values unknown)", False: "no",
-                   None: "unknown: skclaw has not pushed here yet"}[entry["changedOutside"]]
-        out.result(f"{env} → {entry['worker']}: {'in sync' if entry['status'] == 'ok' else 'DRIFT'}")
-        out.result(f"  changed outside skclaw: {outside}")
-        if rows:
-            out.result_table(None, ["secret", "drift"], rows)
-    result = {"environments": results}
-    if failed:
-        return Outcome(result, 1, f"could not check: {', '.join(failed)}")
-    drifted = [env for env, entry in results.items() if entry["status"] == "drift"]
-    if drifted and check:
-        return Outcome(result, 5, f"drift found in {', '.join(drifted)}", kind="drift")
-    return Outcome(result)
+            results[env] = EnvDrift(worker=app.target(env).worker, error=exc.message)
+    return DriftResult(results, check=check)
 
 
 # -- list -------------------------------------------------------------------------------------
@@ -544,7 +484,7 @@ def status(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str |
               help="Every env of the project (env blocks, plus the top level when it is named).")
 @click.option("--source", metavar="SOURCE", help="Look in this source instead of the configured one.")
 @run_command("secrets list")
-def list_(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | None) -> Outcome:
+def list_(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | None) -> ListResult:
     """Names only: required or optional, in the source, on the Worker.
 
     Reads the Worker's secret names from Cloudflare: needs credentials and the network.
@@ -552,53 +492,39 @@ def list_(app: AppContext, envs: tuple[str, ...], all_envs: bool, source: str | 
     from skclaw.secrets.manifest import read_env_secrets
     from skclaw.wrangler import is_worker_not_found
 
-    results: dict[str, Any] = {}
-    failed = []
+    results: dict[str, ListedEnv] = {}
     for env in app.select_envs(envs, all_envs):
         target = app.target(env)
-        entry: dict[str, Any] = {"worker": target.worker, "source": None, "keys": [], "error": None,
-                                 "workerExists": None}
-        results[env] = entry
         try:
             found = read_env_secrets(app, env, source_override=source)
-            entry["source"] = found.source.describe()
         except UsageError:
             raise  # bad input is exit 2 for the whole run
         except SkclawError as exc:
-            entry["error"] = exc.message
-            failed.append(env)
-            app.output.error(f"{env}: {exc.message}")
+            results[env] = ListedEnv(target.worker, None, error=exc.message)
             continue
         on_worker: set[str] | None
+        worker_exists: bool | None = None
+        error: str | None = None
         try:
             on_worker = set(app.wrangler.secret_names(env))
-            entry["workerExists"] = True
+            worker_exists = True
         except UsageError:
             raise
         except SkclawError as exc:
             on_worker = None
             if isinstance(exc, WranglerError) and is_worker_not_found(exc):
-                entry["workerExists"] = False
+                worker_exists = False
             else:
-                entry["error"] = exc.message
-                failed.append(env)
-                app.output.error(f"{env}: {exc.message}")
+                error = exc.message
         rows = [(k, "required") for k in found.required] + [(k, "optional") for k in found.optional]
         rows += [(k, "extra") for k in found.extra]
         if on_worker is not None:
             known = {k for k, _ in rows}
             rows += [(k, "unmanaged") for k in sorted(on_worker - known)]
-        for name, role in rows:
-            entry["keys"].append({
-                "name": name, "role": role, "inSource": name in found.values or role == "extra",
-                "onWorker": None if on_worker is None else name in on_worker,
-            })
-        mark = {True: "yes", False: "no", None: "?"}
-        app.output.result_table(
-            f"{env} → {target.worker} · {found.source.describe()}",
-            ["secret", "role", "in source", "on Worker"],
-            [(k["name"], k["role"], mark[k["inSource"]], mark[k["onWorker"]]) for k in entry["keys"]],
+        keys = tuple(
+            ListedKey(name, role, in_source=name in found.values or role == "extra",
+                      on_worker=None if on_worker is None else name in on_worker)
+            for name, role in rows
         )
-    if failed:
-        return Outcome({"environments": results}, 1, f"could not list: {', '.join(failed)}")
-    return Outcome({"environments": results})
+        results[env] = ListedEnv(target.worker, found.source.describe(), keys, error, worker_exists)
+    return ListResult(results)

@@ -8,10 +8,10 @@ from typing import Any
 
 import click
 
-from skclaw.cli import Outcome, common_options, run_command
+from skclaw.cli import common_options, run_command
 from skclaw.context import AppContext
 from skclaw.errors import SkclawError, WranglerError
-from skclaw.timefmt import ago
+from skclaw.results import Deployment, EnvStatus, StatusResult, TrafficShare
 
 
 def deployment_summary(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -45,33 +45,42 @@ def describe_traffic(deployment: Mapping[str, Any]) -> str:
     return ", ".join(f"{v['versionId']} ({float(v['percentage'] or 0):g}%)" for v in deployment["versions"]) or "none"
 
 
-def _status_of(app: AppContext, env: str) -> dict[str, Any]:
+def _status_of(app: AppContext, env: str) -> EnvStatus:
     from skclaw.wrangler import is_worker_not_found
 
     target = app.target(env)
-    report: dict[str, Any] = {
-        "worker": target.worker,
-        "status": "ok",
-        "deployment": None,
-        "error": None,
-    }
     try:
-        report["deployment"] = live_deployment(app, env)
+        return EnvStatus(target.worker, deployment_of(live_deployment(app, env)))
     except WranglerError as exc:
-        report["error"] = (
+        error = (
             f"the Worker {target.worker} does not exist (never deployed)" if is_worker_not_found(exc) else exc.message
         )
     except SkclawError as exc:
-        report["error"] = exc.message
-    if report["error"]:
-        report["status"] = "failed"
-    return report
+        error = exc.message
+    return EnvStatus(target.worker, None, error)
+
+
+def deployment_of(summary: Mapping[str, Any]) -> Deployment:
+    """A :func:`deployment_summary` as the typed value results carry."""
+
+    def text(value: Any) -> str | None:
+        return None if value is None else str(value)
+
+    return Deployment(
+        id=text(summary.get("id")), created=text(summary.get("created")), author=text(summary.get("author")),
+        message=text(summary.get("message")), source=text(summary.get("source")),
+        versions=tuple(
+            TrafficShare(text(v.get("versionId")),
+                         v.get("percentage") if isinstance(v.get("percentage"), int | float) else None)
+            for v in summary.get("versions") or []
+        ),
+    )
 
 
 @click.command("status")
 @common_options(multiple_env=True, acts=False)
 @run_command("status")
-def status(app: AppContext, envs: tuple[str, ...]) -> Outcome:
+def status(app: AppContext, envs: tuple[str, ...]) -> StatusResult:
     """Show the live deployment of each environment's Worker (versions and their traffic).
 
     Without --env: the top level, or every env of `envs` when .skclaw.jsonc lists them.
@@ -86,20 +95,4 @@ def status(app: AppContext, envs: tuple[str, ...]) -> Outcome:
     app.wrangler.require_minimum()
     with ThreadPoolExecutor(max_workers=min(4, len(selected))) as pool:
         reports = dict(zip(selected, pool.map(lambda e: _status_of(app, e), selected), strict=True))
-    out = app.output
-    for env, report in reports.items():  # the result: stdout, so `skclaw status | grep` works
-        deployment = report["deployment"]
-        if report["error"]:
-            out.error(f"{env} · {report['worker']}: {report['error']}")
-            continue
-        out.result(f"{env} · {report['worker']}")
-        out.result(f"  deployment {deployment['id']} {ago(deployment['created'])} by {deployment['author'] or '?'}")
-        if deployment["message"]:
-            out.result(f"  message: {deployment['message']}")
-        for item in deployment["versions"]:
-            out.result(f"  {float(item['percentage'] or 0):>5g}%  {item['versionId']}")
-    failed = [env for env, report in reports.items() if report["error"]]
-    result = {"environments": reports}
-    if failed:
-        return Outcome(result, 1, f"status failed for {', '.join(failed)}")
-    return Outcome(result)
+    return StatusResult(reports)

@@ -15,9 +15,9 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from skclaw import audit
 from skclaw.context import AppContext
 from skclaw.errors import RefusedError, SkclawError, SourceError, UsageError, WranglerError
+from skclaw.results import SyncedEnv
 from skclaw.secrets import fingerprints
 from skclaw.secrets.fingerprints import PushedState
 from skclaw.secrets.manifest import EnvSecrets, read_env_secrets, store_hint
@@ -77,20 +77,6 @@ class EnvPlan:
         if missing:
             out.append(f"skip, not in source (optional): {', '.join(missing)}")
         return out or ["nothing to push"]
-
-
-@dataclass
-class EnvOutcome:
-    worker: str
-    status: str  # ok | failed | refused | skipped | dry-run
-    pushed: list[str] = field(default_factory=list)
-    deleted: list[str] = field(default_factory=list)
-    error: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"worker": self.worker, "status": self.status, "pushed": self.pushed,
-                "deleted": self.deleted, "error": self.error, **self.extra}
 
 
 def resolve_all(
@@ -201,10 +187,12 @@ def plan_all(
     return plans, failures
 
 
-def apply_env(app: AppContext, plan: EnvPlan, *, method: str) -> EnvOutcome:
+def apply_env(app: AppContext, plan: EnvPlan, *, method: str) -> SyncedEnv:
     wrangler = app.wrangler
     env = plan.env
-    outcome = EnvOutcome(worker=plan.worker, status="ok", extra={"unchanged": plan.unchanged})
+    pushed: list[str] = []
+    deleted: list[str] = []
+    error: str | None = None
     values: dict[str, SecretValue] = {k: plan.secrets.values[k] for k in plan.push}
     use_bulk = method == "bulk" and wrangler.version.bulk_stdin_json
     deletes_in_bulk = use_bulk and bool(plan.delete) and wrangler.version.bulk_null_deletes
@@ -218,20 +206,21 @@ def apply_env(app: AppContext, plan: EnvPlan, *, method: str) -> EnvOutcome:
                 if not chunk and not deletes:
                     continue
                 wrangler.secret_bulk(env, {k: values[k] for k in chunk}, deletes)
-                outcome.pushed.extend(chunk)
-                outcome.deleted.extend(deletes)
+                pushed.extend(chunk)
+                deleted.extend(deletes)
         else:
             for key, value in values.items():
                 wrangler.secret_put(env, key, value)
-                outcome.pushed.append(key)
+                pushed.append(key)
         if not deletes_in_bulk:
             for key in plan.delete:
                 wrangler.secret_delete(env, key)
-                outcome.deleted.append(key)
+                deleted.append(key)
     except SkclawError as exc:
-        outcome.status = "failed"
-        outcome.error = latest_not_deployed(plan) if pending_version_refusal(exc) else str(exc)
-    if outcome.pushed or outcome.deleted:
+        error = latest_not_deployed(plan) if pending_version_refusal(exc) else str(exc)
+    outcome = SyncedEnv(plan.worker, "failed" if error else "ok", tuple(pushed), tuple(deleted), error,
+                        unchanged=tuple(plan.unchanged))
+    if outcome.changed:
         remember_push(app, plan, outcome)
     return outcome
 
@@ -256,7 +245,7 @@ def latest_not_deployed(plan: EnvPlan) -> str:
     )
 
 
-def remember_push(app: AppContext, plan: EnvPlan, outcome: EnvOutcome) -> None:
+def remember_push(app: AppContext, plan: EnvPlan, outcome: SyncedEnv) -> None:
     """Keep the fingerprints of what reached the Worker and the version that holds them, so the
     next sync with the same values pushes nothing. Best effort: when the new version cannot be
     read, the state says nothing is known and the next sync pushes everything (never the reverse)."""
@@ -268,7 +257,7 @@ def remember_push(app: AppContext, plan: EnvPlan, outcome: EnvOutcome) -> None:
         except SkclawError:
             version = None
     pushed = {k: plan.fingerprints[k] for k in outcome.pushed if k in plan.fingerprints}
-    state.record(pushed, outcome.deleted, version)
+    state.record(pushed, list(outcome.deleted), version)
     try:
         fingerprints.save_state(app.project_dir, state)
     except (OSError, SkclawError) as exc:
@@ -280,14 +269,14 @@ def apply_all(
     plans: Sequence[EnvPlan],
     *,
     method: str,
-    on_done: Callable[[EnvPlan, EnvOutcome, float], None],
-) -> dict[str, EnvOutcome]:
+    on_done: Callable[[EnvPlan, SyncedEnv, float], None],
+) -> dict[str, SyncedEnv]:
     """Apply every plan concurrently. Ctrl-C kills wrangler children and re-raises with what
     finished in ``results`` (the caller reports it)."""
-    results: dict[str, EnvOutcome] = {}
+    results: dict[str, SyncedEnv] = {}
     started = time.monotonic()
     pool = ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_ENVS, max(1, len(plans))))
-    futures: dict[Future[EnvOutcome], EnvPlan] = {pool.submit(apply_env, app, p, method=method): p for p in plans}
+    futures: dict[Future[SyncedEnv], EnvPlan] = {pool.submit(apply_env, app, p, method=method): p for p in plans}
     try:
         pending = set(futures)
         while pending:
@@ -313,18 +302,6 @@ def apply_all(
     finally:
         pool.shutdown(wait=False)
     return results
-
-
-def record_audit(app: AppContext, plan: EnvPlan, outcome: EnvOutcome, command: str = "secrets sync") -> None:
-    audit.record(
-        app.project_dir, command=command, env=plan.env, worker=plan.worker, outcome=outcome.status,
-        keys=outcome.pushed, deleted=sorted(outcome.deleted), error=outcome.error,
-    )
-
-
-def record_audit_failure(app: AppContext, env: str, outcome: EnvOutcome) -> None:
-    audit.record(app.project_dir, command="secrets sync", env=env, worker=outcome.worker, outcome="failed",
-                 error=outcome.error)
 
 
 def plan_document(app: AppContext, plans: Sequence[EnvPlan], options: dict[str, Any]) -> dict[str, Any]:
