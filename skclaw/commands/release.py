@@ -561,7 +561,7 @@ class Runner:
     def roll_back(self, failure: VerifyFailed) -> NoReturn:
         out = self.app.output
         previous = self.state.previous_version
-        out.error(f"{failure.message}; rolling back to version {previous}")
+        out.warn(f"{failure.message}; rolling back to version {previous}")
         try:
             self.app.wrangler.rollback(self.env, previous, f"skclaw release: {failure.message}")
         except SkclawError as exc:
