@@ -337,7 +337,7 @@ def test_dry_run_shows_the_plan_and_changes_nothing(skclaw: Any, emulator: Cloud
     run = skclaw("release", "--env", "staging", "--gradual", "10,50", "--verify", "true", "--dry-run", "--json")
 
     assert run.code == 0, run.stderr
-    assert run.result["status"] == "dry-run" and len(run.result["bundle"]) == 64
+    assert run.result["status"] == "dry-run" and run.result["dryRun"] is True and len(run.result["bundle"]) == 64
     assert "traffic:  10% → 50% → 100%" in run.stderr and SAMPLE_MIGRATION in run.stderr
     assert changes(emulator) == []
     assert not (project.path / ".skclaw" / "releases" / "staging.json").exists()

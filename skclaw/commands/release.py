@@ -195,7 +195,7 @@ def run_release(
             assert plan_out is not None
             saved_plan.write(plan_out, saved_plan.seal(document, fingerprints.load_key(app.environ)))
             show_plan(app, env_name, lines, destructive)
-            result.update(status="dry-run", planFile=str(plan_out))
+            result.update(status="dry-run", dryRun=True, planFile=str(plan_out))
             app.output.success(f"plan written to {plan_out}; nothing was changed. "
                                f"Apply it with: skclaw apply {plan_out}")
             return Outcome(result)
@@ -203,7 +203,7 @@ def run_release(
         show_plan(app, env_name, lines, destructive)
         from skclaw.commands.deploy import bundle_digest
 
-        result.update(status="dry-run", bundle=bundle_digest(app, env_name))
+        result.update(status="dry-run", dryRun=True, bundle=bundle_digest(app, env_name))
         app.output.success(f"dry run of the release of {target.worker} ({env_name}); nothing was changed")
         return Outcome(result)
 
@@ -399,7 +399,7 @@ def release_plan(app: AppContext, env: str, target: EnvTarget, previous: str, va
 def initial_result(target: EnvTarget, options: ReleaseOptions, previous: str, migrations: Sequence[MigrationPlan],
                    source: str | None, values: Mapping[str, SecretValue]) -> dict[str, Any]:
     return {
-        "environment": target.name, "worker": target.worker, "status": None,
+        "environment": target.name, "worker": target.worker, "status": None, "dryRun": False,
         "previousVersionId": previous, "versionId": None, "gradual": options.gradual,
         "verify": options.verify, "soak": options.soak,
         "secrets": sorted(values), "secretsSource": source,
