@@ -34,6 +34,8 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("skclaw.commands.status:status", "Show the live deployment of each environment."),
     "rollback": ("skclaw.commands.rollback:rollback", "Roll an environment back to an earlier version."),
     "migrate": ("skclaw.commands.migrate:migrate", "Apply D1 migrations, safely."),
+    "release": ("skclaw.commands.release:release",
+                "Migrate, upload and shift traffic in verified steps; roll back on a failed verify."),
     "ci": ("skclaw.commands.ci:ci", "CI helpers: the environment matrix for a per-env job fan-out."),
     "apply": ("skclaw.commands.apply:apply", "Apply a saved plan (--plan-out), or refuse if anything moved."),
 }

@@ -71,10 +71,12 @@ the most traffic to.
   upload has ``secret_text`` bindings and no ``secret_text`` in ``keep_bindings`` (then the
   upload's secrets replace them). Secret bindings of an upload (``--secrets-file``) land in the
   new version.
-* Deployments POST deploys existing versions (``triggered_by`` "rollback" when the version is
-  not the newest one, else "deployment"). With ``rollback_checks_secrets = True`` a deployment
-  of a version whose secrets differ from the current ones fails with code 10220 "... The
-  following secrets have changed: A, B" unless ``?force=true``.
+* Deployments POST deploys existing versions, at most two, with percentages that add up to
+  100 (a gradual deployment; ``traffic(name)`` is what the Worker serves now). The version with
+  the most traffic is the current one; ``triggered_by`` is "rollback" when that is not the newest
+  version, else "deployment". With ``rollback_checks_secrets = True`` a rollback to a version
+  whose secrets differ from the current ones fails with code 10220 "... The following secrets
+  have changed: A, B" unless ``?force=true``.
 
 D1 model
 --------
@@ -113,6 +115,7 @@ DEFAULT_ACCOUNT_ID = "acc0000000000000000000000000000a"
 DEFAULT_TOKEN = "test-token"
 AUTHOR_EMAIL = "tester@example.com"
 MAX_FAULT_DELAY = 30.0
+MAX_DEPLOYMENT_VERSIONS = 2  # Cloudflare's gradual deployments split traffic between two versions
 MUTATING_METHODS = frozenset({"PUT", "POST", "PATCH", "DELETE"})
 READ_ONLY_SQL = ("SELECT", "PRAGMA", "EXPLAIN")
 
@@ -551,6 +554,15 @@ class CloudflareEmulator:
             if not worker.deployments:
                 return None
             return self._main_version_id(worker.deployments[-1])
+
+    def traffic(self, name: str, account: str | None = None) -> dict[str, float]:
+        """What the Worker serves now: version id -> percentage of the newest deployment
+        (empty before the first deployment)."""
+        with self._lock:
+            worker = self._require_worker(account or self.account_id, name)
+            if not worker.deployments:
+                return {}
+            return {v["version_id"]: float(v["percentage"]) for v in worker.deployments[-1]["versions"]}
 
     def worker_uploads(self, name: str, account: str | None = None) -> list[Upload]:
         acct = account or self.account_id
@@ -1342,6 +1354,8 @@ class CloudflareEmulator:
         versions = body.get("versions") if isinstance(body, dict) else None
         if not isinstance(versions, list) or not versions:
             raise ApiError(400, 10021, "deployment needs versions")
+        if len(versions) > MAX_DEPLOYMENT_VERSIONS:
+            raise ApiError(400, 10021, f"a deployment has at most {MAX_DEPLOYMENT_VERSIONS} versions")
         if abs(sum(float(v.get("percentage", 0)) for v in versions) - 100.0) > 1e-9:
             raise ApiError(400, 10021, "version percentages must add up to 100")
         for v in versions:
@@ -1351,7 +1365,8 @@ class CloudflareEmulator:
         ]
         main = self._main_version_id({"versions": traffic})
         forced = rec.query.get("force") == "true"
-        if self.rollback_checks_secrets and not forced and w.deployments:
+        rollback = main != w.versions[-1]["id"]
+        if self.rollback_checks_secrets and rollback and not forced and w.deployments:
             current = self._current_version(w)["secrets"]
             target = self._version_by_id(w, main)["secrets"]
             changed = sorted(k for k in set(current) | set(target) if current.get(k) != target.get(k))
@@ -1363,7 +1378,7 @@ class CloudflareEmulator:
                     f"The following secrets have changed: {', '.join(changed)}",
                 )
         annotations = body.get("annotations") or {}
-        triggered_by = "deployment" if main == w.versions[-1]["id"] else "rollback"
+        triggered_by = "rollback" if rollback else "deployment"
         deployment = self._deploy(
             w,
             main,

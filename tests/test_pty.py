@@ -360,3 +360,28 @@ def test_no_color_keeps_the_spinner(term: Term) -> None:
     assert code == 0, transcript
     colour = re.compile(r"\x1b\[(?:\d+;)*(?:3[0-8]|9[0-7]|4[0-8])(?:;\d+)*m")  # foreground/background
     assert not colour.search(child.logfile_read.getvalue())
+
+
+@pytest.mark.wrangler
+@pytest.mark.parametrize("answer", ["y", "n"])
+def test_release_on_production_asks_once_after_the_plan(answer: str, term: Term) -> None:
+    worker = term.project.worker("production")
+    term.project.create_databases(term.emulator)
+    live = term.emulator.current_version_id(worker)
+    child = term.spawn("release", "--env", "production", "--gradual", "50", timeout=120)
+    child.expect(r"RELEASE · production · PROTECTED")
+    child.expect(re.escape(f"live:     version {live} at 100%"))
+    child.expect(r"traffic:  50% → 100%")
+    child.expect(r"Proceed with release on protected environment production\?")
+    child.send(answer)
+    child.send(ENTER)
+    code, transcript = finish(child)
+    assert transcript.count("(y/N)") == 1  # one question for migrations, upload and both steps
+    if answer == "y":
+        assert code == 0, transcript
+        new = term.emulator.current_version_id(worker)
+        assert new != live and term.emulator.traffic(worker) == {new: 100.0}
+        assert term.emulator.versions(worker)[-1]["secrets"]["API_TOKEN"] == "source-production-token-0001"
+    else:
+        assert code == 3, transcript
+        assert changes(term.emulator) == [] and term.emulator.traffic(worker) == {live: 100.0}

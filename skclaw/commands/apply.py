@@ -42,9 +42,13 @@ def apply(app: AppContext, plan_file: Path) -> DeployResult | MigrateResult | Sy
             with_secrets=bool(options.get("withSecrets")), message=options.get("message"),
             check_migrations=bool(options.get("checkMigrations")), expected=document,
         )
+    if command == "release":
+        from skclaw.commands.release import ReleaseOptions, run_release
+
+        return run_release(app, env=options.get("env"), options=ReleaseOptions.from_json(options), expected=document)
     if command != "secrets sync":
         raise UsageError(f"{plan_file} is a plan of {command!r}; skclaw apply runs plans of `secrets sync`, "
-                         "`migrate` and `deploy`.")
+                         "`migrate`, `deploy` and `release`.")
     envs = options.get("envs") or []
     if not isinstance(envs, list) or not all(isinstance(e, str) for e in envs):
         raise UsageError(f"{plan_file} names no environments.")

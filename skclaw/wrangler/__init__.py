@@ -1,6 +1,6 @@
 """Typed facade over the real wrangler CLI: the only place wrangler's argv and output formats are
 known. :class:`Wrangler` is one executable bound to one project; its commands come from the
-modules of this package (secrets, d1, deployments) on top of :mod:`skclaw.wrangler.core`."""
+modules of this package (secrets, d1, deployments, versions) on top of :mod:`skclaw.wrangler.core`."""
 
 from __future__ import annotations
 
@@ -21,9 +21,10 @@ from skclaw.wrangler.core import (
 from skclaw.wrangler.d1 import D1Commands
 from skclaw.wrangler.deployments import DeploymentCommands
 from skclaw.wrangler.secrets import SecretCommands
+from skclaw.wrangler.versions import VersionCommands
 
 
-class Wrangler(SecretCommands, D1Commands, DeploymentCommands):
+class Wrangler(SecretCommands, D1Commands, DeploymentCommands, VersionCommands):
     """wrangler, with every command skclaw uses."""
 
 
