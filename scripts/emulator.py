@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.cfemu import CloudflareEmulator  # noqa: E402
+from tests.cfemu import CloudflareEmulator
 
 
 def main() -> int:

@@ -21,6 +21,7 @@ from skclaw.results import (
     ListResult,
     MatrixResult,
     MigrateResult,
+    ReleaseResult,
     RollbackResult,
     RotateResult,
     SetResult,
@@ -232,3 +233,18 @@ def _matrix(result: MatrixResult, out: Output) -> None:
 
         out.stdout.write(json.dumps(result.to_json(), separators=(",", ":")) + "\n")
         out.stdout.flush()
+
+
+@render.register
+def _release(result: ReleaseResult, out: Output) -> None:
+    target = f"{result.worker} ({result.environment})"
+    if result.already_done:
+        out.success(f"the release of {result.environment} (version {result.version_id}) had finished; "
+                    "nothing to resume")
+    elif result.plan_file is not None:
+        out.success(f"plan written to {result.plan_file}; nothing was changed. "
+                    f"Apply it with: skclaw apply {result.plan_file}")
+    elif result.dry_run:
+        out.success(f"dry run of the release of {target}; nothing was changed")
+    elif result.status == "ok":
+        out.success(f"released {target}: version {result.version_id} serves 100%")

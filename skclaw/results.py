@@ -708,6 +708,104 @@ class MigrateResult(CommandResult):
         return (AuditEntry("migrate", self.environment, self.worker, outcome, details=details),)
 
 
+# -- release ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReleaseMigrations:
+    """One D1 binding's part of a release: what was pending, what was applied, the restore point."""
+
+    binding: str
+    database: str
+    pending: tuple[str, ...] = ()
+    applied: tuple[str, ...] = ()
+    bookmark: str | None = None
+    restore_command: str | None = None
+
+    def to_json(self) -> JSONObject:
+        return {"database": self.database, "pending": list(self.pending), "applied": list(self.applied),
+                "bookmark": self.bookmark, "restoreCommand": self.restore_command}
+
+
+@dataclass(frozen=True)
+class Verification:
+    percent: float
+    exit_code: int | None  # None: the command could not start
+
+    def to_json(self) -> JSONObject:
+        return {"percent": self.percent, "exitCode": self.exit_code}
+
+
+@dataclass(frozen=True)
+class ReleaseResult(CommandResult):
+    """`skclaw release` (and `skclaw apply` of its plan). ``status``: ok, failed or dry-run;
+    ``outcome`` says more for the audit: ok, failed, interrupted or rolled-back."""
+
+    environment: str
+    worker: str
+    previous_version_id: str | None
+    gradual: tuple[float, ...] = ()
+    verify: str | None = None
+    soak: float = 0.0
+    status: str | None = None
+    outcome: str | None = None
+    dry_run: bool = False
+    version_id: str | None = None
+    secrets: tuple[str, ...] = ()
+    secrets_source: str | None = None
+    migrations: tuple[ReleaseMigrations, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    #: (step name, finished) in order
+    steps: tuple[tuple[str, bool], ...] = ()
+    verifications: tuple[Verification, ...] = ()
+    rolled_back: bool = False
+    resumed: bool = False
+    state_file: str = ""
+    build: str | None = None
+    #: a dry run: the SHA-256 of the bundle wrangler would upload
+    bundle: str | None = None
+    plan_file: str | None = None
+    error: str | None = None
+    #: the migrate runs inside the release (their own audit records)
+    migrate_results: tuple[MigrateResult, ...] = ()
+    #: `--resume` of a release that had finished: nothing was done
+    already_done: bool = False
+
+    def to_json(self) -> JSONObject:
+        document: JSONObject = {
+            "environment": self.environment, "worker": self.worker, "status": self.status,
+            "dryRun": self.dry_run, "previousVersionId": self.previous_version_id, "versionId": self.version_id,
+            "gradual": list(self.gradual), "verify": self.verify, "soak": self.soak,
+            "secrets": list(self.secrets), "secretsSource": self.secrets_source,
+            "migrations": {m.binding: m.to_json() for m in self.migrations},
+            "findings": [f.to_json() for f in self.findings],
+            "steps": [{"name": name, "done": done} for name, done in self.steps],
+            "verifications": [v.to_json() for v in self.verifications],
+            "rolledBack": self.rolled_back, "resumed": self.resumed, "stateFile": self.state_file,
+            "build": self.build,
+        }
+        if self.bundle is not None:
+            document["bundle"] = self.bundle
+        if self.plan_file is not None:
+            document["planFile"] = self.plan_file
+        if self.error is not None:
+            document["error"] = self.error
+        return document
+
+    def audit_entries(self) -> Sequence[AuditEntry]:
+        entries: list[AuditEntry] = [e for m in self.migrate_results for e in m.audit_entries()]
+        if self.outcome is None or self.dry_run or self.already_done:
+            return tuple(entries)  # a dry run, a plan, or refused before any change
+        details: dict[str, JSON] = {
+            "versionId": self.version_id, "previousVersionId": self.previous_version_id,
+            "steps": [name for name, done in self.steps if done], "resumed": self.resumed,
+        }
+        if self.error is not None:
+            details["error"] = self.error
+        entries.append(AuditEntry("release", self.environment, self.worker, self.outcome, self.secrets, details))
+        return tuple(entries)
+
+
 # -- init -------------------------------------------------------------------------------------
 
 

@@ -9,14 +9,14 @@ import click
 from skclaw.cli import common_options, run_command
 from skclaw.context import AppContext
 from skclaw.errors import UsageError
-from skclaw.results import DeployResult, MigrateResult, SyncResult
+from skclaw.results import DeployResult, MigrateResult, ReleaseResult, SyncResult
 
 
 @click.command("apply")
 @click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path), metavar="PLAN_FILE")
 @common_options(env=False)
 @run_command("apply")
-def apply(app: AppContext, plan_file: Path) -> DeployResult | MigrateResult | SyncResult:
+def apply(app: AppContext, plan_file: Path) -> DeployResult | MigrateResult | ReleaseResult | SyncResult:
     """Apply a plan written with --plan-out. It re-reads the sources and Cloudflare first and refuses
     (exit 3, nothing changed, saying what moved) if anything differs; the consent gate still applies."""
     from skclaw import saved_plan

@@ -14,19 +14,20 @@ import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from skclaw import releases
-from skclaw.cli import SECONDS, Outcome, common_options, run_command
+from skclaw.cli import SECONDS, common_options, run_command
 from skclaw.context import AppContext
 from skclaw.errors import FailedError, InterruptedRun, RefusedError, SkclawError, UsageError, WranglerError
 from skclaw.migrations.findings import Finding
 from skclaw.project import D1Database, EnvTarget
 from skclaw.releases import ReleaseState, Step
+from skclaw.results import ReleaseMigrations, ReleaseResult, Verification
 from skclaw.secrets.value import SecretValue
 
 if TYPE_CHECKING:
@@ -98,7 +99,7 @@ def release(
     message: str | None,
     skip_build: bool,
     plan_out: Path | None,
-) -> Outcome:
+) -> ReleaseResult:
     """Release an environment: migrations, a new version with code and secrets, then traffic in
     steps, verified after each; a failed verify rolls back to the version live before."""
     if plan_out is not None and (dry_run or resume):
@@ -115,7 +116,7 @@ def release(
 def run_release(
     app: AppContext, *, env: str | None, options: ReleaseOptions, resume: bool = False, dry_run: bool = False,
     plan_out: Path | None = None, expected: dict[str, Any] | None = None, verify_timeout: float = VERIFY_TIMEOUT,
-) -> Outcome:
+) -> ReleaseResult:
     """The release pipeline: state, reads, lint, (plan), consent, then the steps."""
     from skclaw.preflight import require_credentials
 
@@ -132,9 +133,7 @@ def run_release(
             raise UsageError(f"There is no release of {env_name} to resume ({releases.relative_path(env_name)} "
                              "does not exist).", hint=f"Start one with `skclaw release --env {env_name}`.")
         if state.status == releases.DONE:
-            app.output.success(f"The release of {env_name} (version {state.new_version}) finished at "
-                               f"{state.updated_at}; nothing to resume.")
-            return Outcome(result_of(state, "ok", target, resumed=True))
+            return replace(result_of(state, target), status="ok", resumed=True, already_done=True)
         if state.status == releases.ROLLED_BACK:
             raise RefusedError(
                 f"The release of {env_name} was rolled back ({state.error}); resuming it would deploy the "
@@ -195,17 +194,12 @@ def run_release(
             assert plan_out is not None
             saved_plan.write(plan_out, saved_plan.seal(document, fingerprints.load_key(app.environ)))
             show_plan(app, env_name, lines, destructive)
-            result.update(status="dry-run", dryRun=True, planFile=str(plan_out))
-            app.output.success(f"plan written to {plan_out}; nothing was changed. "
-                               f"Apply it with: skclaw apply {plan_out}")
-            return Outcome(result)
+            return replace(result, status="dry-run", dry_run=True, plan_file=str(plan_out))
     if dry_run:
         show_plan(app, env_name, lines, destructive)
         from skclaw.commands.deploy import bundle_digest
 
-        result.update(status="dry-run", dryRun=True, bundle=bundle_digest(app, env_name))
-        app.output.success(f"dry run of the release of {target.worker} ({env_name}); nothing was changed")
-        return Outcome(result)
+        return replace(result, status="dry-run", dry_run=True, bundle=bundle_digest(app, env_name))
 
     from skclaw.safety import request_consent
 
@@ -221,7 +215,7 @@ def run_release(
         state.status = releases.RUNNING
         state.error = None
     releases.save(app.project_dir, state)
-    result["resumed"] = resume
+    result = replace(result, resumed=resume)
     return Runner(app, target, state, options, values, migrations, result, verify_timeout).run()
 
 
@@ -265,19 +259,19 @@ def read_migrations(app: AppContext, target: EnvTarget, db: D1Database) -> Migra
     """Pending remote migrations of one binding, their integrity and lint (exit 2 on an edited one)."""
     from skclaw.commands.migrate import D1Client, check_integrity, lint
     from skclaw.migrations import list_migration_files, sha256_of
+    from skclaw.results import D1Ref, MigrateResult
 
     mtarget = migrate_target(app, target, db)
     files = list_migration_files(db.migrations_dir)
-    client = D1Client(app, mtarget)
-    pending_set = set(client.pending())
-    unknown = sorted(pending_set.difference(files))
-    if unknown:
-        raise FailedError(f"wrangler lists pending migrations of {db.binding} that are not in "
-                          f"{db.migrations_dir}: {', '.join(unknown)}; nothing was changed.")
-    pending = [name for name in files if name in pending_set]
-    already = [name for name in files if name not in pending_set]
+    # wrangler's ledger and skclaw's checksums in one `d1 execute`; pending = files not in the ledger.
+    applied_names, recorded = D1Client(app, mtarget).read_state()
+    applied_set = set(applied_names)
+    pending = [name for name in files if name not in applied_set]
+    already = [name for name in files if name in applied_set]
     if already:
-        check_integrity(app, client.recorded_checksums(), mtarget, already, {})
+        check_integrity(app, recorded, mtarget, already, MigrateResult(
+            environment=target.name, worker=target.worker, database=D1Ref(db.binding, db.name, db.id),
+            target="remote", protected=mtarget.protected))
     findings = lint(mtarget, already, pending)
     return MigrationPlan(db, pending, findings, {name: sha256_of(db.migrations_dir / name) for name in pending})
 
@@ -397,80 +391,78 @@ def release_plan(app: AppContext, env: str, target: EnvTarget, previous: str, va
 
 
 def initial_result(target: EnvTarget, options: ReleaseOptions, previous: str, migrations: Sequence[MigrationPlan],
-                   source: str | None, values: Mapping[str, SecretValue]) -> dict[str, Any]:
-    return {
-        "environment": target.name, "worker": target.worker, "status": None, "dryRun": False,
-        "previousVersionId": previous, "versionId": None, "gradual": options.gradual,
-        "verify": options.verify, "soak": options.soak,
-        "secrets": sorted(values), "secretsSource": source,
-        "migrations": {m.database.binding: {"database": m.database.name, "pending": m.pending, "applied": [],
-                                            "bookmark": None, "restoreCommand": None} for m in migrations},
-        "findings": [f.to_json() for m in migrations for f in m.findings],
-        "steps": [], "verifications": [], "rolledBack": False, "resumed": False,
-        "stateFile": releases.relative_path(target.name),
-    }
+                   source: str | None, values: Mapping[str, SecretValue]) -> ReleaseResult:
+    return ReleaseResult(
+        environment=target.name, worker=target.worker, previous_version_id=previous,
+        gradual=tuple(options.gradual), verify=options.verify, soak=options.soak,
+        secrets=tuple(sorted(values)), secrets_source=source,
+        migrations=tuple(ReleaseMigrations(m.database.binding, m.database.name, tuple(m.pending))
+                         for m in migrations),
+        findings=tuple(f for m in migrations for f in m.findings),
+        state_file=releases.relative_path(target.name),
+    )
 
 
-def result_of(state: ReleaseState, status: str, target: EnvTarget, *, resumed: bool) -> dict[str, Any]:
-    return {"environment": state.env, "worker": target.worker, "status": status,
-            "previousVersionId": state.previous_version, "versionId": state.new_version,
-            "steps": [{"name": s.name, "done": s.done} for s in state.steps], "resumed": resumed,
-            "rolledBack": state.status == releases.ROLLED_BACK, "stateFile": releases.relative_path(state.env)}
+def result_of(state: ReleaseState, target: EnvTarget) -> ReleaseResult:
+    return ReleaseResult(environment=state.env, worker=target.worker, previous_version_id=state.previous_version,
+                         version_id=state.new_version, steps=tuple((s.name, s.done) for s in state.steps),
+                         rolled_back=state.status == releases.ROLLED_BACK,
+                         state_file=releases.relative_path(state.env))
 
 
 # -- the steps ------------------------------------------------------------------------------------
 
 
 class Runner:
-    """Runs the unfinished steps of ``state`` in order, saving it after each one."""
+    """Runs the unfinished steps of ``state`` in order, saving it after each one; the result grows
+    with each step (``dataclasses.replace``)."""
 
     def __init__(self, app: AppContext, target: EnvTarget, state: ReleaseState, options: ReleaseOptions,
-                 values: Mapping[str, SecretValue], migrations: Sequence[MigrationPlan], result: dict[str, Any],
+                 values: Mapping[str, SecretValue], migrations: Sequence[MigrationPlan], result: ReleaseResult,
                  verify_timeout: float) -> None:
         self.app, self.target, self.state, self.options = app, target, state, options
         self.values, self.result, self.verify_timeout = values, result, verify_timeout
         self.migrations = {m.database.binding: m for m in migrations}
         self.env = state.env
 
-    def run(self) -> Outcome:
-        out = self.app.output
+    def run(self) -> ReleaseResult:
         step: Step | None = None
         try:
             if not self.options.skip_build and self.state.new_version is None:
                 from skclaw.preflight import run_build
 
-                self.result["build"] = run_build(self.app)
+                self.result = replace(self.result, build=run_build(self.app))
             while (step := self.state.next_step) is not None:
                 self.run_step(step)
                 step.done, step.finished_at = True, releases.now()
                 releases.save(self.app.project_dir, self.state)
         except KeyboardInterrupt:
-            self.stopped(releases.INTERRUPTED, f"interrupted during {step.name if step else 'the build'}")
+            where = step.name if step else "the build"
+            self.stopped(releases.INTERRUPTED, f"interrupted during {where}")
             from skclaw import process
 
             process.kill_all_children()
             exc = InterruptedRun(
-                f"Interrupted ({process.signal_name()}) during {step.name if step else 'the build'} of the release "
-                f"of {self.env}; {self.where_now()}.",
+                f"Interrupted ({process.signal_name()}) during {where} of the release of {self.env}; "
+                f"{self.where_now()}.",
                 hint=f"Continue it with: skclaw release --env {self.env} --resume",
             )
-            exc.partial_result = self.finish_result("failed")
+            exc.partial_result = self.finish("failed", releases.INTERRUPTED)
             raise exc from None
         except VerifyFailed as failure:
             self.roll_back(failure)
         except SkclawError as exc:
+            self.keep_migrate_result(exc)
             self.stopped(releases.FAILED, exc.message)
             exc.hint = (exc.hint + " " if exc.hint else "") + (
                 f"The release stopped at {step.name if step else 'the build'}; {self.where_now()}. Continue it "
                 f"with `skclaw release --env {self.env} --resume`, or roll back with "
                 f"`skclaw rollback --env {self.env}`.")
-            exc.partial_result = self.finish_result("failed")
+            exc.partial_result = self.finish("failed", releases.FAILED)
             raise
         self.state.status = releases.DONE
         releases.save(self.app.project_dir, self.state)
-        self.audit("ok")
-        out.success(f"released {self.target.worker} ({self.env}): version {self.state.new_version} serves 100%")
-        return Outcome(self.finish_result("ok"))
+        return self.finish("ok", "ok")
 
     # -- one step each --------------------------------------------------------------------------
 
@@ -484,6 +476,7 @@ class Runner:
 
     def migrate(self, step: Step) -> None:
         from skclaw.commands.migrate import D1Client, apply
+        from skclaw.results import D1Ref, MigrateResult
 
         assert step.binding is not None
         plan = self.migrations.get(step.binding)
@@ -491,19 +484,34 @@ class Runner:
             step.detail["applied"] = []
             return
         mtarget = migrate_target(self.app, self.target, plan.database)
-        mresult: dict[str, Any] = {"environment": self.env, "worker": self.target.worker,
-                                   "database": mtarget.database_json(), "target": "remote", "protected":
-                                   mtarget.protected, "pending": plan.pending, "applied": [], "bookmark": None,
-                                   "restoreCommand": None, "failed": None, "status": "ok"}
-        self.app.output.step(f"migrating {plan.database.name} ({step.binding})")
-        try:
-            apply(self.app, D1Client(self.app, mtarget), mtarget, plan.pending, False, mresult)
-        finally:
-            summary = self.result["migrations"][step.binding]
-            summary.update(applied=mresult["applied"], bookmark=mresult["bookmark"],
-                           restoreCommand=mresult["restoreCommand"])
-            step.detail.update(applied=mresult["applied"], bookmark=mresult["bookmark"],
-                               restoreCommand=mresult["restoreCommand"])
+        db = plan.database
+        started = MigrateResult(environment=self.env, worker=self.target.worker,
+                                database=D1Ref(db.binding, db.name, db.id), target="remote",
+                                protected=mtarget.protected, pending=tuple(plan.pending),
+                                findings=tuple(plan.findings))
+        self.app.output.step(f"migrating {db.name} ({step.binding})")
+        done = apply(self.app, D1Client(self.app, mtarget), mtarget, plan.pending, False, started)
+        self.record_migration(done)
+        step.detail.update(applied=list(done.applied), bookmark=done.bookmark, restoreCommand=done.restore_command)
+
+    def record_migration(self, done: Any) -> None:
+        from skclaw.results import MigrateResult
+
+        assert isinstance(done, MigrateResult)
+        binding = done.database.binding
+        self.result = replace(
+            self.result, migrate_results=(*self.result.migrate_results, done),
+            migrations=tuple(replace(m, applied=done.applied, bookmark=done.bookmark,
+                                     restore_command=done.restore_command) if m.binding == binding else m
+                             for m in self.result.migrations))
+
+    def keep_migrate_result(self, exc: SkclawError) -> None:
+        """A failed migration's own result (what landed, the restore command) stays in the release's."""
+        from skclaw.results import MigrateResult
+
+        partial = getattr(exc, "partial_result", None)
+        if isinstance(partial, MigrateResult):
+            self.record_migration(partial)
 
     def upload(self, step: Step) -> None:
         from skclaw.secrets.file import secrets_file
@@ -535,12 +543,14 @@ class Runner:
         from skclaw import process
 
         assert self.options.verify is not None and self.state.new_version is not None
+        assert step.percent is not None
         self.app.output.step(f"verify at {label}: {self.options.verify}")
         environ = {**self.app.environ, "SKCLAW_RELEASE_ENV": self.env, "SKCLAW_RELEASE_WORKER": self.target.worker,
                    "SKCLAW_RELEASE_VERSION": self.state.new_version,
                    "SKCLAW_RELEASE_PREVIOUS_VERSION": self.state.previous_version,
                    "SKCLAW_RELEASE_PERCENT": f"{step.percent:g}"}
         started = time.monotonic()
+        code: int | None
         try:
             code = process.run_streaming(["/bin/sh", "-c", self.options.verify], cwd=self.app.project_dir,
                                          env=environ, timeout=self.verify_timeout)
@@ -550,7 +560,7 @@ class Runner:
             elapsed = time.monotonic() - started
             why = (f"timed out after {self.verify_timeout:g}s" if code != 0 and elapsed >= self.verify_timeout
                    else f"exited {code}")
-        self.result["verifications"].append({"percent": step.percent, "exitCode": code})
+        self.result = replace(self.result, verifications=(*self.result.verifications, Verification(step.percent, code)))
         step.detail["verify"] = code
         if code != 0:
             raise VerifyFailed(f"verify failed at {label} (`{self.options.verify}` {why})")
@@ -571,26 +581,25 @@ class Runner:
                 f"{self.where_now()}.",
                 hint=f"Roll back by hand now: skclaw rollback --env {self.env} {previous}",
             )
-            error.partial_result = self.finish_result("failed")
+            error.partial_result = self.finish("failed", releases.FAILED)
             raise error from None
         self.state.status, self.state.error = releases.ROLLED_BACK, failure.message
         releases.save(self.app.project_dir, self.state)
-        self.result["rolledBack"] = True
-        self.audit("rolled-back", error=failure.message)
-        restore = [m["restoreCommand"] for m in self.result["migrations"].values() if m.get("restoreCommand")]
+        restore = [m.restore_command for m in self.result.migrations if m.restore_command]
         hint = (f"Version {previous} serves 100% again. Migrations stay applied; to restore the database too: "
                 + "; ".join(restore)) if restore else f"Version {previous} serves 100% again."
         error = FailedError(f"{failure.message}; rolled back to version {previous}.", hint=hint)
-        error.partial_result = self.finish_result("failed")
+        self.result = replace(self.result, rolled_back=True)
+        error.partial_result = self.finish("failed", releases.ROLLED_BACK)
         raise error
 
     def stopped(self, status: str, why: str) -> None:
         self.state.status, self.state.error = status, why
+        self.result = replace(self.result, error=why)
         try:
             releases.save(self.app.project_dir, self.state)
         except (OSError, SkclawError) as exc:
             self.app.output.warn(f"the release state could not be saved ({exc}); --resume may repeat a step")
-        self.audit(status, error=why)
 
     def where_now(self) -> str:
         done = self.state.finished_deploys
@@ -599,9 +608,9 @@ class Runner:
         traffic = self.state.traffic_of(done[-1])
         return "the Worker serves " + " and ".join(f"{v} at {p:g}%" for v, p in traffic.items())
 
-    def finish_result(self, status: str) -> dict[str, Any]:
-        self.result.update(status=status, versionId=self.state.new_version,
-                           steps=[{"name": s.name, "done": s.done} for s in self.state.steps])
+    def finish(self, status: str, outcome: str) -> ReleaseResult:
+        self.result = replace(self.result, status=status, outcome=outcome, version_id=self.state.new_version,
+                              steps=tuple((s.name, s.done) for s in self.state.steps))
         return self.result
 
     def record_fingerprints(self, version: str) -> None:
@@ -615,14 +624,6 @@ class Runner:
         state.record({k: fingerprints.fingerprint(key, self.target.worker, k, v) for k, v in self.values.items()},
                      [], version)
         fingerprints.save_state(self.app.project_dir, state)
-
-    def audit(self, outcome: str, **extra: Any) -> None:
-        from skclaw import audit
-
-        audit.record(self.app.project_dir, command=COMMAND, env=self.env, worker=self.target.worker,
-                     outcome=outcome, versionId=self.state.new_version,
-                     previousVersionId=self.state.previous_version, keys=sorted(self.values),
-                     steps=[s.name for s in self.state.steps if s.done], **extra)
 
 
 class VerifyFailed(Exception):
