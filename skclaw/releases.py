@@ -140,21 +140,10 @@ def load(project_dir: Path, env: str) -> ReleaseState | None:
 
 def save(project_dir: Path, state: ReleaseState) -> None:
     """Atomically replace the env's release state."""
-    from skclaw.statedir import state_path
+    from skclaw.statedir import write_json_state
 
     state.updated_at = now()
-    directory = state_path(project_dir, SUBDIR)
-    final = directory / file_name(state.env)
-    tmp = directory / f".{file_name(state.env)}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(state.to_json(), handle, indent=2)
-        handle.write("\n")
-    if final.is_symlink() or final.is_dir():
-        tmp.unlink(missing_ok=True)
-        raise UsageError(f"{relative_path(state.env)} is not skclaw's file (a symlink or directory).",
-                         hint="Remove it; files under .skclaw/ are skclaw's own.")
-    os.replace(tmp, final)
+    write_json_state(project_dir, SUBDIR, file_name(state.env), state.to_json())
 
 
 def plan_steps(bindings: list[str], gradual: list[float]) -> list[Step]:

@@ -74,3 +74,22 @@ def check_state_file(project_dir: Path, name: str) -> None:
     if path.is_dir():
         raise UsageError(f"{STATE_DIR}/{name} is a directory, not skclaw's file.",
                          hint="Remove it; files under .skclaw/ are skclaw's own.")
+
+
+def write_json_state(project_dir: Path, subdir: str, name: str, data: object) -> None:
+    """Atomically replace ``.skclaw/<subdir>/<name>`` with ``data`` as JSON (0600, never through a
+    symlink: a link or directory there is exit 2)."""
+    import json
+
+    directory = state_path(project_dir, subdir)
+    final = directory / name
+    tmp = directory / f".{name}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2)
+        handle.write("\n")
+    if final.is_symlink() or final.is_dir():
+        tmp.unlink(missing_ok=True)
+        raise UsageError(f"{STATE_DIR}/{subdir}/{name} is not skclaw's file (a symlink or directory).",
+                         hint="Remove it; files under .skclaw/ are skclaw's own.")
+    os.replace(tmp, final)

@@ -141,16 +141,6 @@ def load_state(project_dir: Path, worker: str) -> PushedState:
 
 def save_state(project_dir: Path, state: PushedState) -> None:
     """Atomically replace the Worker's state file (0600, never through a symlink)."""
-    from skclaw.statedir import state_path
+    from skclaw.statedir import write_json_state
 
-    directory = state_path(project_dir, STATE_SUBDIR)
-    final = directory / _state_name(state.worker)
-    tmp = directory / f".{_state_name(state.worker)}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(state.to_json(), handle, indent=2)
-        handle.write("\n")
-    if final.is_symlink() or final.is_dir():
-        tmp.unlink(missing_ok=True)
-        raise UsageError(f".skclaw/{STATE_SUBDIR}/{final.name} is not skclaw's file (a symlink or directory).")
-    os.replace(tmp, final)
+    write_json_state(project_dir, STATE_SUBDIR, _state_name(state.worker), state.to_json())
