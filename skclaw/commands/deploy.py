@@ -125,20 +125,24 @@ def deployed_version(app: AppContext, env: str) -> str | None:
 def deploy_plan(app: AppContext, env: str, target: EnvTarget, values: Mapping[str, SecretValue],
                 options: dict[str, Any], *, deployed: Future[str | None] | None = None) -> dict[str, Any]:
     """The plan document; ``deployed`` is the read of the deployed version when already started."""
+    deployed_now = deployed.result() if deployed is not None else deployed_version(app, env)
+    return {"command": "deploy", "options": options,
+            "environments": {env: code_plan_entry(app, env, target, deployed_now, values)}}
+
+
+def code_plan_entry(app: AppContext, env: str, target: EnvTarget, deployed: str | None,
+                    values: Mapping[str, SecretValue]) -> dict[str, Any]:
+    """What a saved plan of new code holds per env (deploy, release): the account, the Worker, the
+    version deployed now, the bundle's SHA-256 and the secrets' keyed fingerprints."""
     from skclaw.secrets import fingerprints
 
-    deployed_now = deployed.result() if deployed is not None else deployed_version(app, env)
     key = fingerprints.load_key(app.environ)
     return {
-        "command": "deploy",
-        "options": options,
-        "environments": {env: {
-            "account": target.account_id or app.environ.get("CLOUDFLARE_ACCOUNT_ID") or None,
-            "worker": target.worker,
-            "deployedVersion": deployed_now,
-            "bundle": bundle_digest(app, env),
-            "secrets": {k: fingerprints.fingerprint(key, target.worker, k, v) for k, v in sorted(values.items())},
-        }},
+        "account": target.account_id or app.environ.get("CLOUDFLARE_ACCOUNT_ID") or None,
+        "worker": target.worker,
+        "deployedVersion": deployed,
+        "bundle": bundle_digest(app, env),
+        "secrets": {k: fingerprints.fingerprint(key, target.worker, k, v) for k, v in sorted(values.items())},
     }
 
 

@@ -371,23 +371,12 @@ def show_plan(app: AppContext, env: str, lines: Sequence[str], destructive: Sequ
 
 def release_plan(app: AppContext, env: str, target: EnvTarget, previous: str, values: Mapping[str, SecretValue],
                  migrations: Sequence[MigrationPlan], options: ReleaseOptions) -> dict[str, Any]:
-    from skclaw.commands.deploy import bundle_digest
-    from skclaw.secrets import fingerprints
+    from skclaw.commands.deploy import code_plan_entry
 
-    key = fingerprints.load_key(app.environ)
-    return {
-        "command": COMMAND,
-        "options": {"env": env, **options.to_json()},
-        "environments": {env: {
-            "account": target.account_id or app.environ.get("CLOUDFLARE_ACCOUNT_ID") or None,
-            "worker": target.worker,
-            "deployedVersion": previous,
-            "bundle": bundle_digest(app, env),
-            "secrets": {k: fingerprints.fingerprint(key, target.worker, k, v) for k, v in sorted(values.items())},
-            "migrations": {f"{m.database.binding}/{name}": digest for m in migrations
-                           for name, digest in m.checksums.items()},
-        }},
-    }
+    entry = code_plan_entry(app, env, target, previous, values)
+    entry["migrations"] = {f"{m.database.binding}/{name}": digest for m in migrations
+                           for name, digest in m.checksums.items()}
+    return {"command": COMMAND, "options": {"env": env, **options.to_json()}, "environments": {env: entry}}
 
 
 def initial_result(target: EnvTarget, options: ReleaseOptions, previous: str, migrations: Sequence[MigrationPlan],
