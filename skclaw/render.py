@@ -12,6 +12,7 @@ from functools import singledispatch
 from pathlib import Path
 
 from skclaw.output import Output
+from skclaw.project import DEFAULT_ENV
 from skclaw.results import (
     CommandResult,
     DeployResult,
@@ -50,6 +51,11 @@ def _status(result: StatusResult, out: Output) -> None:
             out.result(f"  message: {deployment.message}")
         for item in deployment.versions:
             out.result(f"  {float(item.percentage or 0):>5g}%  {item.version_id}")
+        if report.release:
+            release = report.release
+            flag = "" if env == DEFAULT_ENV else f" --env {env}"
+            out.result(f"  release: {release.get('status')}, next step {release.get('nextStep')} "
+                       f"(continue: skclaw release{flag} --resume)")
 
 
 @render.register

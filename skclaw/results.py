@@ -131,6 +131,8 @@ class EnvStatus:
     worker: str
     deployment: Deployment | None
     error: str | None = None
+    #: an unfinished `skclaw release` of the env (its state file): status, next step, new version
+    release: Mapping[str, JSON] | None = None
 
     @property
     def status(self) -> str:
@@ -138,7 +140,8 @@ class EnvStatus:
 
     def to_json(self) -> JSONObject:
         return {"worker": self.worker, "status": self.status,
-                "deployment": self.deployment.to_json() if self.deployment else None, "error": self.error}
+                "deployment": self.deployment.to_json() if self.deployment else None, "error": self.error,
+                "release": self.release}
 
 
 @dataclass(frozen=True)

@@ -194,6 +194,15 @@ def test_resume_continues_after_a_failed_step_without_repeating_one(
     uploads = version_uploads(emulator, STAGING)
     ledger = emulator.d1_query(project.d1["staging"].id, "SELECT name, applied_at FROM d1_migrations")
 
+    # `skclaw status` says a release is unfinished, and how to continue it.
+    status = skclaw("status", "--env", "staging", "--json")
+    assert status.code == 0, status.stderr
+    release = status.result["environments"]["staging"]["release"]
+    assert (release["status"], release["nextStep"], release["versionId"]) == ("failed", "deploy 50%", new)
+    assert "deployments are down" in release["error"]
+    human = skclaw("status", "--env", "staging")
+    assert "release: failed, next step deploy 50% (continue: skclaw release --env staging --resume)" in human.stdout
+
     # A new release is refused while this one is unfinished.
     blocked = skclaw("release", "--env", "staging")
     assert blocked.code == 3 and "--resume" in blocked.stderr

@@ -50,7 +50,7 @@ def _status_of(app: AppContext, env: str) -> EnvStatus:
 
     target = app.target(env)
     try:
-        return EnvStatus(target.worker, deployment_of(live_deployment(app, env)))
+        return EnvStatus(target.worker, deployment_of(live_deployment(app, env)), release=unfinished_release(app, env))
     except WranglerError as exc:
         error = (
             f"the Worker {target.worker} does not exist (never deployed)" if is_worker_not_found(exc) else exc.message
@@ -58,6 +58,21 @@ def _status_of(app: AppContext, env: str) -> EnvStatus:
     except SkclawError as exc:
         error = exc.message
     return EnvStatus(target.worker, None, error)
+
+
+def unfinished_release(app: AppContext, env: str) -> dict[str, str | None] | None:
+    """The env's unfinished `skclaw release` (.skclaw/releases/<env>.json), if there is one."""
+    from skclaw import releases
+
+    try:
+        state = releases.load(app.project_dir, env)
+    except SkclawError as exc:
+        return {"status": "unreadable", "nextStep": None, "versionId": None, "error": exc.message}
+    if state is None or state.status not in releases.UNFINISHED:
+        return None
+    step = state.next_step
+    return {"status": state.status, "nextStep": step.name if step else None, "versionId": state.new_version,
+            "error": state.error}
 
 
 def deployment_of(summary: Mapping[str, Any]) -> Deployment:
