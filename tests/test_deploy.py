@@ -7,6 +7,8 @@ import os
 import re
 import shutil
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +103,35 @@ def test_redeploy_of_protected_env_with_yes_and_pending_migration_warning(
     assert version_id == emulator.current_version_id(PRODUCTION) != first
     assert [v["id"] for v in emulator.versions(PRODUCTION)] == [first, version_id]
     assert emulator.worker_uploads(PRODUCTION)[-1].kind == "version"  # versions API, not a PUT
+    assert run.result["pendingMigrations"] == {"DB": ["0001_create_users.sql"]}
+    assert "1 pending remote migration: 0001_create_users.sql" in run.stderr
+
+
+def test_a_migrations_check_that_can_only_warn_runs_beside_the_deploy(
+    skclaw: Any, emulator: CloudflareEmulator, sample_project: SampleProject
+) -> None:
+    """Without --check-migrations (and not at a terminal) the pending-migrations check cannot stop
+    the deploy: it runs beside it, not before it. Its D1 reads are held until the upload arrives;
+    a check made before the deploy would wait for them and the upload would never come."""
+    emulator.seed_worker(STAGING)
+    sample_project.create_databases(emulator)
+    gate = emulator.hold("POST", r"/d1/database/[^/]+/query$")
+    done: list[Run] = []
+    runner = threading.Thread(target=lambda: done.append(skclaw("deploy", "--env", "staging", "--json")))
+    runner.start()
+    try:
+        for _ in range(250):  # bounded: 25 s, under the gate's own 30 s
+            if emulator.worker_uploads(STAGING) or not runner.is_alive():
+                break
+            time.sleep(0.1)
+        uploaded_while_held = bool(emulator.worker_uploads(STAGING)) and gate.arrived >= 1
+    finally:
+        gate.release(apply=True)
+        runner.join(120)
+    assert uploaded_while_held, "the deploy waited for the pending-migrations check"
+    run = done[0]
+    assert run.code == 0, run.stderr
+    assert run.result["versionId"] == emulator.current_version_id(STAGING)
     assert run.result["pendingMigrations"] == {"DB": ["0001_create_users.sql"]}
     assert "1 pending remote migration: 0001_create_users.sql" in run.stderr
 

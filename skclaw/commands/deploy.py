@@ -19,6 +19,7 @@ from skclaw.cli import common_options, run_command
 from skclaw.context import AppContext
 from skclaw.errors import FailedError, UsageError, WranglerError
 from skclaw.preflight import (
+    MigrationCheck,
     check_pending_migrations,
     check_worker_secrets,
     enforce_migrations,
@@ -201,13 +202,19 @@ def run_deploy(
             )
 
     deployed: Future[str | None] | None = None
+    # The pending-migrations check can refuse only with --check-migrations on a protected env; at a
+    # terminal its warning belongs before the question, and a saved plan reviews it. Otherwise it
+    # can only warn, so it runs beside the deploy (its warning follows the deploy's line), not
+    # before it: a wrangler start less on the deploy's critical path.
+    migrations_beside = not (dry_run or planning or expected is not None or app.interactive
+                             or (check_migrations and app.protection(env).protected))
     if not dry_run:
         # The preflight reads are independent: one round trip of wall time, not two. A saved plan's
         # deployed version, and at a terminal the account's name (`wrangler whoami`, for the
         # consent), are read in the same round.
         with ThreadPoolExecutor(max_workers=4) as pool:
             secrets_check = None if with_secrets else pool.submit(check_worker_secrets, app, target)
-            migrations_check = pool.submit(check_pending_migrations, app, target)
+            migrations_check = None if migrations_beside else pool.submit(check_pending_migrations, app, target)
             if planning or expected is not None:
                 deployed = pool.submit(deployed_version, app, env)
             if app.interactive:
@@ -235,12 +242,10 @@ def run_deploy(
                 )
             for key in check.missing_optional:
                 out.warn(f"optional secret {key} is not set on {target.worker}")
-        migrations = migrations_check.result()
-        pending = {c.binding: None if c.pending is None else tuple(c.pending) for c in migrations}
         done = replace(done, preflight=DeployPreflight(
-            pending, secrets_checked=secrets_check is not None,
-            first_deploy=first_deploy))
-        enforce_migrations(app, env, migrations, refuse_pending=check_migrations)
+            {}, secrets_checked=secrets_check is not None, first_deploy=first_deploy))
+        if migrations_check is not None:
+            done = with_migrations(app, env, done, migrations_check.result(), refuse_pending=check_migrations)
 
     done = replace(done, build=None if skip_build else run_build(app))
     if done.wrangler_build:
@@ -271,8 +276,14 @@ def run_deploy(
     out.step(f"deploying {target.worker} ({env})")
     try:
         with ExitStack() as stack:
+            beside = None
+            if migrations_beside:
+                pool = stack.enter_context(ThreadPoolExecutor(max_workers=1))  # waited for on leaving
+                beside = pool.submit(check_pending_migrations, app, target)
             file = stack.enter_context(secrets_file(values)) if with_secrets else None
             shipped = wrangler.deploy(env, message=message, secrets_file=file)
+            if beside is not None:
+                done = with_migrations(app, env, done, beside.result(), refuse_pending=check_migrations)
     except WranglerError as exc:
         failed = replace(done, status="failed", error=exc.message)
         if STRICT_ABORT_RE.search(exc.message + exc.detail):
@@ -299,6 +310,15 @@ def run_deploy(
     out.detail(shipped.stdout)
     done = replace(done, version_id=version_id, targets=tuple(str(t) for t in record.get("targets") or []))
     return replace(done, status="failed" if version_id is None else "ok")
+
+
+def with_migrations(app: AppContext, env: str, done: DeployResult, checks: list[MigrationCheck], *,
+                    refuse_pending: bool) -> DeployResult:
+    """The pending-migrations check in the result, and its warning (or refusal)."""
+    enforce_migrations(app, env, checks, refuse_pending=refuse_pending)
+    pending = {c.binding: None if c.pending is None else tuple(c.pending) for c in checks}
+    assert done.preflight is not None
+    return replace(done, preflight=replace(done.preflight, pending_migrations=pending))
 
 
 def consent_lines(app: AppContext, target: EnvTarget, result: Mapping[str, Any]) -> list[str]:
