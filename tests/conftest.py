@@ -3,9 +3,12 @@ and a sample wrangler project. The emulator itself lives in ``cfemu.py``."""
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
 import signal
 import subprocess
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +17,7 @@ import pytest
 
 from skclaw import process, retry
 from tests.cfemu import CloudflareEmulator
+from tests.wrangler_double import VERSION as DOUBLE_VERSION
 
 # Real OpenBao, gnome-keyring Secret Service and wrangler's .dev.vars loader.
 pytest_plugins = ["tests.backends"]
@@ -55,7 +59,7 @@ def _fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 # A test is marked by the real components it starts, read from the fixtures it uses, so a new
 # test is marked without anyone remembering to: `-m "not wrangler and not pty"` is the inner loop.
 MARKER_FIXTURES = {
-    "wrangler": ("wrangler_bin", "run_wrangler", "cf_env", "wrangler_dev_vars"),
+    "wrangler": ("wrangler_bin", "real_wrangler_bin", "run_wrangler", "cf_env", "wrangler_dev_vars"),
     "vault": ("openbao",),
     "keyring": ("secret_service",),
 }
@@ -186,13 +190,64 @@ class SampleProject:
 
 # ----------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="session")
-def wrangler_bin() -> Path:
+def real_wrangler_bin() -> Path:
     """The real wrangler: $SKCLAW_TEST_WRANGLER or the pinned copy under .tools/."""
     configured = os.environ.get("SKCLAW_TEST_WRANGLER")
     path = Path(configured) if configured else DEFAULT_WRANGLER
     if not (path.is_file() and os.access(path, os.X_OK)):
         pytest.fail(f"wrangler not found at {path}: run scripts/test to install wrangler")
     return path
+
+
+@pytest.fixture(scope="session")
+def wrangler_double_bin(real_wrangler_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Path | None:
+    """The wrangler double in front of the real wrangler, when the real one is the version it
+    copies (not for scripts/compat-newest) and SKCLAW_TEST_DOUBLE is not 0."""
+    if os.environ.get("SKCLAW_TEST_DOUBLE") == "0":
+        return None
+    try:
+        version = json.loads((real_wrangler_bin.resolve().parent.parent / "package.json").read_text())["version"]
+    except (OSError, ValueError, KeyError):
+        return None
+    if version != DOUBLE_VERSION:
+        return None
+    return make_wrangler_double(tmp_path_factory.mktemp("wrangler-double"), real_wrangler_bin)
+
+
+@pytest.fixture
+def wrangler_bin(request: pytest.FixtureRequest, real_wrangler_bin: Path, wrangler_double_bin: Path | None) -> Path:
+    """The wrangler a test's skclaw runs: the double (tests/wrangler_double.py), which answers the
+    common calls as wrangler 4.86 does (tests/test_wrangler_double.py holds it to that) and hands
+    every other call to the real wrangler; the real wrangler itself for tests marked
+    ``real_wrangler`` (the wrangler contract, project shapes, hostile input, leaks, end to end)."""
+    if wrangler_double_bin is None or request.node.get_closest_marker("real_wrangler") is not None:
+        return real_wrangler_bin
+    return wrangler_double_bin
+
+
+def make_wrangler_double(directory: Path, real: Path) -> Path:
+    """A wrangler for tests (tests/wrangler_double.py) that answers the common calls itself and
+    hands every other call to ``real``. Laid out as an npm install, so skclaw reads its version
+    from package.json as it does for the real one."""
+
+    package = directory / "node_modules" / "wrangler"
+    package.mkdir(parents=True, exist_ok=True)
+    version = json.loads((real.resolve().parent.parent / "package.json").read_text())["version"]
+    (package / "package.json").write_text(json.dumps({"name": "wrangler", "version": version}))
+    launcher = package / "bin" / "wrangler"
+    launcher.parent.mkdir(exist_ok=True)
+    script = Path(__file__).with_name("wrangler_double.py")
+    launcher.write_text(
+        "#!/bin/sh\n"
+        f"export SKCLAW_DOUBLE_REAL_WRANGLER={shlex.quote(str(real))}\n"
+        f"exec {shlex.quote(sys.executable)} -S -E {shlex.quote(str(script))} \"$@\"\n"
+    )
+    launcher.chmod(0o755)
+    link = directory / "node_modules" / ".bin" / "wrangler"  # as npm links a package's bin
+    link.parent.mkdir(exist_ok=True)
+    if not link.is_symlink():
+        link.symlink_to(Path("..") / "wrangler" / "bin" / "wrangler")
+    return link
 
 
 @pytest.fixture(scope="session")
@@ -326,7 +381,7 @@ def run_wrangler_binary(
 
 
 @pytest.fixture
-def run_wrangler(wrangler_bin: Path) -> RunWrangler:
+def run_wrangler(real_wrangler_bin: Path) -> RunWrangler:
     """``run_wrangler(args, *, cwd, env, input=None, timeout=60) -> CompletedProcess[str]``."""
 
     def run(
@@ -337,6 +392,6 @@ def run_wrangler(wrangler_bin: Path) -> RunWrangler:
         input: str | None = None,
         timeout: float = 60,
     ) -> subprocess.CompletedProcess[str]:
-        return run_wrangler_binary(wrangler_bin, args, cwd=cwd, env=env, input=input, timeout=timeout)
+        return run_wrangler_binary(real_wrangler_bin, args, cwd=cwd, env=env, input=input, timeout=timeout)
 
     return run

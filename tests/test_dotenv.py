@@ -28,6 +28,9 @@ from skclaw.secrets.value import SecretValue
 from skclaw.sources.base import SourceContext
 from skclaw.sources.envfile import EnvfileSource
 
+# What wrangler's own loader reads: the real wrangler, never the double.
+pytestmark = pytest.mark.real_wrangler
+
 if TYPE_CHECKING:
     from tests.backends import WranglerDevVars
 

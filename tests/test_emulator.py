@@ -19,6 +19,9 @@ import pytest
 from tests.cfemu import CloudflareEmulator, Recorded, iter_ndjson, split_sql
 from tests.conftest import RunWrangler, SampleProject
 
+# The emulator against what the real wrangler sends: never the double.
+pytestmark = pytest.mark.real_wrangler
+
 UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
 

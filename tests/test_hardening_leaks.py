@@ -43,7 +43,8 @@ from tests.conftest import SampleProject
 from tests.hardening import crash_logs, tape_env, tape_wrangler, use_envfile
 from tests.skrun import Run, reset_redaction, skclaw
 
-pytestmark = pytest.mark.wrangler
+# Leaks through wrangler's own output and logs: the real wrangler, never the double.
+pytestmark = [pytest.mark.wrangler, pytest.mark.real_wrangler]
 
 KEYS = ("API_TOKEN", "DB_PASSWORD", "PEM")
 STYLES = {"human-vv": (["-vv"], []), "json-v": (["-v"], ["--json"])}

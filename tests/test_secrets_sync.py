@@ -259,6 +259,7 @@ def test_put_method_uses_one_process_per_key(
     assert emulator.secrets(synced_project.worker("staging"))["EQUALS"] == "x=y"
 
 
+@pytest.mark.real_wrangler  # wrangler's own logs are searched too
 def test_no_canary_leaks_anywhere(
     synced_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path, cf_env: dict[str, str],
     isolated_home: Path,

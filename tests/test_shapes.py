@@ -18,6 +18,9 @@ from tests.cfemu import CloudflareEmulator
 from tests.shapes import Shape, build_shape
 from tests.skrun import Run, skclaw
 
+# Project shapes are how wrangler reads a config: the real wrangler, never the double.
+pytestmark = pytest.mark.real_wrangler
+
 
 def shape(tmp_path: Path, name: str, wrangler: Path | None = None) -> Shape:
     return build_shape(name, tmp_path / name, wrangler=wrangler)

@@ -22,6 +22,9 @@ from skclaw.wrangler import (
 from tests.cfemu import CloudflareEmulator
 from tests.conftest import SampleProject
 
+# The wrangler contract itself: every call goes to the real wrangler, never the double.
+pytestmark = pytest.mark.real_wrangler
+
 
 def facade(project: SampleProject, wrangler_bin: Path, cf_env: dict[str, str]) -> Wrangler:
     return Wrangler(wrangler_bin, config_path=project.config_path, cwd=project.path, environ=cf_env)
