@@ -109,6 +109,12 @@ CASES = [
     Case("d1-execute-error", ["d1", "execute", "DB", "--remote", "--json", "--command", "SELECT * FROM nope"]),
     Case("d1-execute-500", ["d1", "execute", "DB", "--remote", "--json", "--command", "SELECT 1"],
          setup=fault("POST", "/query$", 500, 7500, "Internal error")),
+    Case("d1-execute-text", ["d1", "execute", "DB", "--remote", "--command",
+                             "CREATE TABLE IF NOT EXISTS t(x); INSERT INTO t VALUES (1); SELECT * FROM t"]),
+    Case("d1-execute-text-yes", ["d1", "execute", "DB", "--remote", "--yes", "--command=SELECT 1 AS one"]),
+    Case("d1-execute-text-error", ["d1", "execute", "DB", "--remote", "--command", "SELECT * FROM nope"]),
+    Case("d1-execute-text-500", ["d1", "execute", "DB", "--remote", "--command", "SELECT 1"],
+         setup=fault("POST", "/query$", 500, 7500, "Internal error")),
     Case("d1-time-travel-info", ["d1", "time-travel", "info", "DB", "--json"]),
     Case("d1-time-travel-500", ["d1", "time-travel", "info", "DB", "--json"],
          setup=fault("GET", "/bookmark$", 500, 7500, "Internal error")),
@@ -124,6 +130,7 @@ def normal(text: str, root: Path, cf: CloudflareEmulator) -> str:
     text = text.replace(str(root), "<root>").replace(str(cf.port), "<port>")
     text = re.sub(r"wrangler-[\w-]+\.log", "wrangler-<stamp>.log", text)
     text = re.sub(r'(\\?"duration\\?":\s*)[\d.]+', r"\g<1>0", text)
+    text = re.sub(r"(Executed \d+ commands? in )[\d.]+ms", r"\g<1>0ms", text)
     return UUID.sub("<uuid>", BOOKMARK.sub("<bookmark>", STAMP.sub("<stamp>", text)))
 
 
@@ -184,3 +191,13 @@ def test_what_the_double_does_not_serve_reaches_wrangler_untouched(double: Path,
     case = Case("dotenv", ["secret", "list", "--format", "pretty"])
     doubled = run(double, case, tmp_path)
     assert doubled["code"] == 0 and "Secret Name: A" in doubled["stdout"], doubled  # only wrangler prints this
+
+
+def test_durations_are_rounded_as_javascript_rounds_them() -> None:
+    """`Executed N commands in X ms` uses toFixed(2): ties of the exact binary value round up."""
+    from tests.wrangler_double import to_fixed
+
+    values = [0.125, 0.375, 1.005, 0.217, 2.5, 0.0, 12.3456, 0.045, 100.0]
+    script = f"console.log(JSON.stringify({values!r}.map(v => v.toFixed(2))))"
+    done = subprocess.run(["node", "-e", script], capture_output=True, text=True, timeout=60, check=True)
+    assert [to_fixed(v, 2) for v in values] == json.loads(done.stdout)

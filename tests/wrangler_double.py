@@ -16,7 +16,7 @@ request is sent, so a call that goes to wrangler is wrangler's from its first by
 Served (with ``--config`` and ``--env``, as skclaw passes them):
     --version | secret list [--format json] | secret put K | secret delete K | secret bulk (stdin)
     deployments status --json | deployments list --json | whoami --json
-    d1 execute DB --remote --json --command SQL | d1 time-travel info DB --json
+    d1 execute DB --remote [--json] [--yes] --command SQL | d1 time-travel info DB --json
 
 Standard library only, started with ``python -S -E`` (tests/conftest.py makes the launcher).
 """
@@ -24,6 +24,7 @@ Standard library only, started with ``python -S -E`` (tests/conftest.py makes th
 from __future__ import annotations
 
 import datetime
+import decimal
 import json
 import os
 import re
@@ -48,7 +49,7 @@ JS_TRAILING_SPACE = ("\t\n\v\f\r \u00a0\u1680" + "".join(map(chr, range(0x2000, 
                      + "\u2028\u2029\u202f\u205f\u3000\ufeff")
 
 VALUE_FLAGS = {"--config", "--env", "--format", "--command"}
-BOOL_FLAGS = {"--json", "--remote"}
+BOOL_FLAGS = {"--json", "--remote", "--yes"}
 
 
 class Delegate(Exception):
@@ -155,14 +156,19 @@ class Call:
         view, env = self.config()
         return view["name"], env
 
-    def database(self, arg: str) -> str:
+    def database_entry(self, arg: str) -> dict[str, Any]:
+        """The env's d1_databases entry named ``arg`` (binding or database_name), as wrangler finds it."""
         view, _ = self.config()
         for db in view["d1_databases"]:
             if isinstance(db, dict) and arg in (db.get("binding"), db.get("database_name")):
-                if not isinstance(db.get("database_id"), str):
-                    raise Delegate
-                return str(db["database_id"])
+                return db
         raise Delegate
+
+    def database(self, arg: str) -> str:
+        uuid = self.database_entry(arg).get("database_id")
+        if not isinstance(uuid, str):
+            raise Delegate
+        return uuid
 
     # -- the API ------------------------------------------------------------------------------
     def api(self, method: str, resource: str, *, body: bytes | None = None, content_type: str | None = None,
@@ -441,18 +447,29 @@ def whoami(call: Call) -> int:
 
 
 def d1_execute(call: Call) -> int:
+    """`d1 execute DB --remote --command SQL`, as JSON (``--json``) or as wrangler prints it to a
+    pipe without it: its log lines, then the same JSON."""
     sql = call.string("--command")
-    remote_json = call.flags.get("--remote") is True and call.flags.get("--json") is True
-    if len(call.words) != 3 or sql is None or not remote_json:
+    if len(call.words) != 3 or sql is None or call.flags.get("--remote") is not True:
         raise Delegate
-    database = call.database(call.words[2])
+    as_json = call.flags.get("--json") is True
+    arg = call.words[2]
+    database = call.database(arg)
     call.start()
+    if not as_json:
+        call.out("Resource location: remote \n")
+        where = "preview" if call.database_entry(arg).get("preview_database_id") else "remote"
+        call.out(f"🌀 Executing on {where} database {arg} ({database}):")
+        call.out("🌀 To execute on your local development database, remove the --remote flag from your wrangler "
+                 "command.")
     resource = f"/accounts/{call.account}/d1/database/{database}/query"
     try:
         result = call.api("POST", resource, body=json.dumps({"sql": sql}, ensure_ascii=False,
                                                              separators=(",", ":")).encode("utf-8"),
                           content_type="application/json")
     except ApiError as exc:
+        if not as_json:
+            return call.fail(exc)
         title = f"A request to the Cloudflare API ({exc.path}) failed."
         notes = [{"text": f"{e.get('message')} [code: {e.get('code')}]"} for e in exc.errors if isinstance(e, dict)]
         error: dict[str, Any] = {"text": title, "notes": notes, "kind": "error", "name": "APIError"}
@@ -466,8 +483,21 @@ def d1_execute(call: Call) -> int:
         return 1
     if not isinstance(result, list):
         raise Delegate
+    if not as_json:
+        total = 0.0
+        for item in result:
+            duration = (item.get("meta") or {}).get("duration") if isinstance(item, dict) else None
+            total = total + (duration or 0)
+        count = f"{len(result)} commands" if len(result) != 1 else "1 command"
+        call.out(f"🚣 Executed {count} in {to_fixed(total, 2)}ms")
     call.out(pretty(result))
     return 0
+
+
+def to_fixed(value: float, digits: int) -> str:
+    """JavaScript's Number.prototype.toFixed: the exact binary value, ties rounded up."""
+    exact = decimal.Decimal(value)
+    return str(exact.quantize(decimal.Decimal(1).scaleb(-digits), rounding=decimal.ROUND_HALF_UP))
 
 
 def time_travel_info(call: Call) -> int:
