@@ -15,10 +15,13 @@ def _line_of(text: str, offset: int) -> int:
     return text.count("\n", 0, max(0, min(offset, len(text)))) + 1
 
 
+# Strings, comments, the structure, and everything between them as one run (numbers, commas,
+# bare words, whitespace): a list of two million numbers is one token, not four million.
 _TOKEN_RE = re.compile(
-    r""""(?:[^"\\]|\\.)*"?|'(?:[^'\\]|\\.)*'?|//[^\n]*|/\*.*?(?:\*/|$)|[{}\[\]:]|[^\s{}\[\]:"'/,]+|[/,]""",
+    r""""(?:[^"\\]|\\.)*"?|'(?:[^'\\]|\\.)*'?|//[^\n]*|/\*.*?(?:\*/|$)|[{}\[\]:]|[^{}\[\]:"'/]+|/""",
     re.S,
 )
+_LAST_WORD_RE = re.compile(r"[^\s,]+(?=[\s,]*$)")
 
 
 def duplicate_keys(text: str) -> list[tuple[str, int]]:
@@ -53,8 +56,10 @@ def duplicate_keys(text: str) -> list[tuple[str, int]]:
                 stack.pop()
         elif token[0] in "\"'":
             pending = (token[1:-1], match.start())
-        elif token != ",":
-            pending = (token, match.start())
+        else:  # a run: what precedes a ':' is its last word (a bare JSON5 key)
+            word = _LAST_WORD_RE.search(token)
+            if word is not None:
+                pending = (word.group(), match.start() + word.start())
     return found
 
 
