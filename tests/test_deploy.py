@@ -119,12 +119,13 @@ def test_a_migrations_check_that_can_only_warn_runs_beside_the_deploy(
     done: list[Run] = []
     runner = threading.Thread(target=lambda: done.append(skclaw("deploy", "--env", "staging", "--json")))
     runner.start()
+    uploaded_while_held = False
     try:
         for _ in range(250):  # bounded: 25 s, under the gate's own 30 s
-            if emulator.worker_uploads(STAGING) or not runner.is_alive():
+            uploaded_while_held = bool(emulator.worker_uploads(STAGING)) and gate.arrived >= 1
+            if uploaded_while_held or not runner.is_alive():
                 break
             time.sleep(0.1)
-        uploaded_while_held = bool(emulator.worker_uploads(STAGING)) and gate.arrived >= 1
     finally:
         gate.release(apply=True)
         runner.join(120)
