@@ -32,7 +32,7 @@ CONFIG = {
         "production": {"name": "demo-prod"},
     },
 }
-Setup = Callable[[CloudflareEmulator], None]
+Setup = Callable[[CloudflareEmulator], dict[str, str] | None]
 
 
 def seeded(cf: CloudflareEmulator) -> None:
@@ -40,11 +40,20 @@ def seeded(cf: CloudflareEmulator) -> None:
     cf.create_d1(DB, "demo-db")
 
 
-def fault(method: str, path: str, status: int, code: int, message: str) -> Setup:
-    def setup(cf: CloudflareEmulator) -> None:
-        seeded(cf)
+def fault(method: str, path: str, status: int, code: int, message: str, then: Setup | None = None) -> Setup:
+    def setup(cf: CloudflareEmulator) -> dict[str, str] | None:
+        ids = (then or seeded)(cf)
         cf.inject_fault(method, path, status=status, code=code, message=message)
+        return ids
     return setup
+
+
+def two_versions(cf: CloudflareEmulator) -> dict[str, str]:
+    """Two versions of the Worker (a secret change on top of the upload); {v1} and {v2} in args."""
+    seeded(cf)
+    first = cf.current_version_id(WORKER)
+    assert first is not None
+    return {"v1": first, "v2": cf.put_secret(WORKER, "Z", "1")}
 
 
 def no_worker(cf: CloudflareEmulator) -> None:
@@ -115,6 +124,14 @@ CASES = [
     Case("d1-execute-text-error", ["d1", "execute", "DB", "--remote", "--command", "SELECT * FROM nope"]),
     Case("d1-execute-text-500", ["d1", "execute", "DB", "--remote", "--command", "SELECT 1"],
          setup=fault("POST", "/query$", 500, 7500, "Internal error")),
+    Case("versions-deploy-split", ["versions", "deploy", "{v1}@25", "{v2}@75", "-y", "--message=split"],
+         setup=two_versions),
+    Case("versions-deploy-all", ["versions", "deploy", "{v2}@100", "-y"], setup=two_versions),
+    Case("versions-deploy-fraction", ["versions", "deploy", "{v1}@12.5", "{v2}@87.5", "--yes"], setup=two_versions),
+    Case("versions-deploy-unknown-version", ["versions", "deploy", "00000000-0000-4000-8000-000000000000@100", "-y"],
+         setup=two_versions),
+    Case("versions-deploy-500", ["versions", "deploy", "{v1}@100", "-y"],
+         setup=fault("POST", "/deployments$", 500, 10013, "Internal error", then=two_versions)),
     Case("d1-time-travel-info", ["d1", "time-travel", "info", "DB", "--json"]),
     Case("d1-time-travel-500", ["d1", "time-travel", "info", "DB", "--json"],
          setup=fault("GET", "/bookmark$", 500, 7500, "Internal error")),
@@ -131,6 +148,8 @@ def normal(text: str, root: Path, cf: CloudflareEmulator) -> str:
     text = re.sub(r"wrangler-[\w-]+\.log", "wrangler-<stamp>.log", text)
     text = re.sub(r'(\\?"duration\\?":\s*)[\d.]+', r"\g<1>0", text)
     text = re.sub(r"(Executed \d+ commands? in )[\d.]+ms", r"\g<1>0ms", text)
+    text = re.sub(r"\(\d+\.\d\d sec\)", "(<seconds> sec)", text)
+    text = re.sub(r'(\\?"worker_tag\\?":\s*\\?")[0-9a-f]{32}', r"\g<1><tag>", text)
     return UUID.sub("<uuid>", BOOKMARK.sub("<bookmark>", STAMP.sub("<stamp>", text)))
 
 
@@ -142,11 +161,11 @@ def run(binary: Path, case: Case, tmp: Path) -> dict[str, Any]:
     home = root / "home"
     (home / ".config").mkdir(parents=True)
     with CloudflareEmulator() as cf:
-        case.setup(cf)
+        ids = case.setup(cf) or {}
         cf.clear_requests()
         out = root / "out.ndjson"
-        args = [*case.args, *([] if case.args == ["--version"] else [f"--config={root / 'wrangler.jsonc'}",
-                                                                       f"--env={case.env}"])]
+        where = [] if case.args == ["--version"] else [f"--config={root / 'wrangler.jsonc'}", f"--env={case.env}"]
+        args = [*(a.format(**ids) if "{" in a else a for a in case.args), *where]
         env = {"PATH": os.environ["PATH"], "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
                "CLOUDFLARE_API_BASE_URL": cf.base_url, "CLOUDFLARE_API_TOKEN": cf.token,
                "CLOUDFLARE_ACCOUNT_ID": cf.account_id, "WRANGLER_SEND_METRICS": "false",

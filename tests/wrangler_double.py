@@ -15,7 +15,7 @@ request is sent, so a call that goes to wrangler is wrangler's from its first by
 
 Served (with ``--config`` and ``--env``, as skclaw passes them):
     --version | secret list [--format json] | secret put K | secret delete K | secret bulk (stdin)
-    deployments status --json | deployments list --json | whoami --json
+    deployments status --json | deployments list --json | whoami --json | versions deploy ID@P [ID@Q] -y
     d1 execute DB --remote [--json] [--yes] --command SQL | d1 time-travel info DB --json
 
 Standard library only, started with ``python -S -E`` (tests/conftest.py makes the launcher).
@@ -48,7 +48,7 @@ WORKER_NOT_FOUND = (10007, 10090)
 JS_TRAILING_SPACE = ("\t\n\v\f\r \u00a0\u1680" + "".join(map(chr, range(0x2000, 0x200B)))
                      + "\u2028\u2029\u202f\u205f\u3000\ufeff")
 
-VALUE_FLAGS = {"--config", "--env", "--format", "--command"}
+VALUE_FLAGS = {"--config", "--env", "--format", "--command", "--message"}
 BOOL_FLAGS = {"--json", "--remote", "--yes"}
 
 
@@ -96,6 +96,8 @@ class Call:
                     self.flags[name] = True
                 else:
                     raise Delegate
+            elif token == "-y":
+                self.flags["--yes"] = True
             elif token.startswith("-") and token != "-":
                 raise Delegate
             else:
@@ -145,9 +147,9 @@ class Call:
             if not isinstance(block, dict) or "account_id" in block:
                 raise Delegate
             name = block.get("name") or (f"{data['name']}-{env}" if isinstance(data.get("name"), str) else None)
-            view = {"name": name, "d1_databases": block.get("d1_databases") or []}
+            view = {"name": name, "d1_databases": block.get("d1_databases") or [], "raw": (data, block)}
         else:
-            view = {"name": data.get("name"), "d1_databases": data.get("d1_databases") or []}
+            view = {"name": data.get("name"), "d1_databases": data.get("d1_databases") or [], "raw": (data,)}
         if not isinstance(view["name"], str) or not view["name"]:
             raise Delegate
         return view, env
@@ -517,6 +519,95 @@ def time_travel_info(call: Call) -> int:
     return 0
 
 
+NON_VERSIONED_SETTINGS = ("logpush", "tail_consumers", "streaming_tail_consumers", "observability")
+VERSION_SPEC = re.compile(r"^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})@(\d+(?:\.\d+)?)%?$")
+
+
+def js_number(value: float) -> str:
+    """How JavaScript prints a number: 25, 12.5."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def versions_deploy(call: Call) -> int:
+    """`versions deploy ID@P [ID@Q] -y [--message M]`: every version and percentage given, adding
+    up to 100, and no non-versioned settings in the config to sync."""
+    specs = [VERSION_SPEC.match(word) for word in call.words[2:]]
+    if call.flags.get("--yes") is not True or not 1 <= len(specs) <= 2 or not all(specs):
+        raise Delegate
+    traffic = [(m.group(1), float(m.group(2))) for m in specs if m is not None]
+    if abs(sum(p for _, p in traffic) - 100) > 1e-9 or len({v for v, _ in traffic}) != len(traffic):
+        raise Delegate
+    view, _ = call.config()
+    if any(key in raw for raw in view["raw"] for key in NON_VERSIONED_SETTINGS):
+        raise Delegate
+    name = view["name"]
+    message = call.string("--message")
+    call.start()
+    cache: dict[str, dict[str, Any]] = {}
+
+    def version(version_id: str) -> dict[str, Any]:
+        if version_id not in cache:
+            cache[version_id] = call.api("GET", f"{scripts(call, name)}/versions/{version_id}")
+        return cache[version_id]
+
+    out = call.out
+    out("╭ Deploy Worker Versions by splitting traffic between multiple versions\n│")
+    out("├ Fetching latest deployment\n│")
+    try:
+        listed = call.api("GET", scripts(call, name) + "/deployments")
+        deployments = listed.get("deployments") if isinstance(listed, dict) else None
+        if not deployments:
+            raise Delegate
+        current = deployments[0]["versions"]
+        out(f"├ Your current deployment has {len(current)} version(s):\n│")
+        blocks = []
+        for item in current:
+            v = version(item["version_id"])
+            notes = v.get("annotations") or {}
+            blocks.append(f"│ ({js_number(item['percentage'])}%) {v['id']}\n"
+                          f"│       Created:  {v['metadata']['created_on']}\n"
+                          f"│           Tag:  {notes.get('workers/tag') or '-'}\n"
+                          f"│       Message:  {notes.get('workers/message') or '-'}")
+        out("\n│\n".join(blocks) + "\n│")
+        out("├ Fetching versions\n│")
+        chosen = [version(v) for v, _ in traffic]
+        out("├ Which version(s) do you want to deploy?")
+        out(f"├ {len(chosen)} Worker Version(s) selected\n│")
+        for number, v in enumerate(chosen, start=1):
+            notes = v.get("annotations") or {}
+            out(f"├     Worker Version {number}:  {v['id']}\n"
+                f"│              Created:  {v['metadata']['created_on']}\n"
+                f"│                  Tag:  {notes.get('workers/tag') or '-'}\n"
+                f"│              Message:  {notes.get('workers/message') or '-'}\n│")
+        for number, (_, percentage) in enumerate(traffic, start=1):
+            out(f"├\u200aWhat percentage of traffic should Worker Version {number} receive?")
+            out(f"├\u200a{js_number(percentage)}% of traffic\n├")
+        out(f"├ Add a deployment message\n│ Deployment message {message}\n│" if message
+            else "├ Add a deployment message (skipped)\n│")
+        out(f"├ Deploying {len(traffic)} version(s)\n│")
+        body = {"strategy": "percentage",
+                "versions": [{"version_id": v, "percentage": js(p)} for v, p in traffic],
+                "annotations": {"workers/message": message or ""}}  # the skipped prompt's answer: ""
+        started = datetime.datetime.now()
+        created = call.api("POST", scripts(call, name) + "/deployments", content_type="application/json",
+                           body=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    except ApiError as exc:
+        return call.fail(exc)
+    out("│ No non-versioned settings to sync. Skipping...\n│")
+    seconds = (datetime.datetime.now() - started).total_seconds()
+    summary = " and ".join(f"version {v} at {js_number(p)}%" for v, p in traffic)
+    out(f"╰\u200a SUCCESS \u200aDeployed {name} {summary} ({to_fixed(seconds, 2)} sec)")
+    tag = None
+    try:
+        service = call.api("GET", f"/accounts/{call.account}/workers/services/{name}")
+        tag = service["default_environment"]["script"]["tag"]
+    except (ApiError, KeyError, TypeError):
+        pass
+    call.record({"type": "version-deploy", "version": 1, "worker_name": name, "worker_tag": tag,
+                 "deployment_id": created.get("id") if isinstance(created, dict) else None, "version_traffic": {}})
+    return 0
+
+
 COMMANDS = {
     ("secret", "list"): secret_list,
     ("secret", "put"): secret_put,
@@ -527,6 +618,7 @@ COMMANDS = {
     ("whoami",): whoami,
     ("d1", "execute"): d1_execute,
     ("d1", "time-travel", "info"): time_travel_info,
+    ("versions", "deploy"): versions_deploy,
 }
 
 
