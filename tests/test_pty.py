@@ -338,6 +338,8 @@ def test_init_asks_before_overwriting_and_keeps_the_file_on_no(term: Term) -> No
 @pytest.mark.wrangler
 def test_each_wrangler_call_shows_a_live_line_with_env_elapsed_and_retries(term: Term) -> None:
     worker = term.project.worker("staging")
+    # Slow answers, so each call is on screen long enough to be seen, however fast wrangler starts.
+    term.emulator.inject_fault("GET", r"/secrets$", status=200, delay_seconds=1.0, times=1)
     term.emulator.inject_fault("GET", r"/settings$", status=200, delay_seconds=1.5, times=1)
     term.emulator.inject_fault("PATCH", r"/(settings|secrets-bulk)$", status=503, code=10013,
                                message="Service unavailable", times=1)
