@@ -18,6 +18,10 @@ from tests.conftest import SampleProject
 from tests.hardening import changes, use_envfile
 from tests.skrun import Run, skclaw
 
+# What only the real wrangler can show (its process tree under signals, its own output, its loading
+# of a project's .env) runs it for every call; the rest of this file is skclaw's own defence.
+REAL = pytest.mark.real_wrangler
+
 STAGING, PRODUCTION = "demo-worker-staging", "demo-worker-prod"
 BULK = r"/(settings|secrets-bulk)$"
 
@@ -99,6 +103,7 @@ def test_a_message_starting_with_a_dash_is_just_a_message(
 # ----------------------------------------------------------------------------- a repo's .env
 
 
+@REAL
 def test_a_project_env_file_cannot_unmask_values_or_break_parsing(
     sample_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path, cf_env: dict[str, str],
     isolated_home: Path,
@@ -228,6 +233,7 @@ def assert_nothing_landed(emulator: CloudflareEmulator, gate: Gate, *, writes: i
         assert emulator.secrets(worker) == {"API_TOKEN": "old"}
 
 
+@REAL
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)], ids=["term", "hup"])
 def test_sigterm_and_sighup_stop_the_sync_like_ctrl_c(
     sig: int, code: int, sample_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path,
@@ -253,6 +259,7 @@ def test_sigterm_and_sighup_stop_the_sync_like_ctrl_c(
         ("production", "interrupted", []), ("staging", "interrupted", [])]
 
 
+@REAL
 def test_children_die_with_a_killed_skclaw(
     sample_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path, cf_env: dict[str, str]
 ) -> None:
@@ -266,6 +273,7 @@ def test_children_die_with_a_killed_skclaw(
     assert_nothing_landed(emulator, gate, writes=1)
 
 
+@REAL
 def test_sigterm_during_deploy_with_secrets_leaves_no_file(
     sample_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path, cf_env: dict[str, str],
     tmp_path: Path,
@@ -540,6 +548,7 @@ def test_rotate_no_push_on_production_needs_consent(
     assert changes(emulator) == []
 
 
+@REAL
 def test_known_values_in_wranglers_output_do_not_corrupt_parsing(
     sample_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path, cf_env: dict[str, str]
 ) -> None:
