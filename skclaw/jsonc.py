@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,23 @@ _TOKEN_RE = re.compile(
 _LAST_WORD_RE = re.compile(r"[^\s,]+(?=[\s,]*$)")
 
 
+def _may_repeat_a_key(text: str) -> bool:
+    """False when ``text`` is plain JSON (most configs are) with no key repeated in an object:
+    found by the C parser, so a config of 300,000 keys costs milliseconds, not a Python scan."""
+    repeated = False
+
+    def check(pairs: list[tuple[str, Any]]) -> None:
+        nonlocal repeated
+        if not repeated and len({key for key, _ in pairs}) != len(pairs):
+            repeated = True
+
+    try:
+        json.loads(text, object_pairs_hook=check)
+    except (ValueError, RecursionError):
+        return True  # JSONC (comments, trailing commas), JSON5, or not JSON at all: the tokenizer decides
+    return repeated
+
+
 def duplicate_keys(text: str) -> list[tuple[str, int]]:
     """(key, line) of every key that repeats within one JSONC object.
 
@@ -31,6 +49,8 @@ def duplicate_keys(text: str) -> list[tuple[str, int]]:
     a trap (a second ``"protectedEnvironments": []`` would unprotect production), so it is found
     here with a small tokenizer that knows strings, comments and nesting.
     """
+    if not _may_repeat_a_key(text):
+        return []
     found: list[tuple[str, int]] = []
     stack: list[set[str] | None] = []  # a set per open object, None per open array
     pending: tuple[str, int] | None = None  # the last string or bare word, and where it starts

@@ -180,6 +180,7 @@ def test_config_loading_never_crashes(tmp_path: Path, text: str) -> None:
         ('{"a": "x:y", "b": "\\"a\\":", /* "b": */ "c": 1}', []),  # colons in strings and comments
         ('{"protectedEnvironments": ["prod"],\n "protectedEnvironments": []}', [("protectedEnvironments", 2)]),
         ('[{"a": 1}, {"a": 2}]', []),  # the same key in sibling objects
+        ('{"b": {"a": 1,\n "a": 2}, "c": [1, 2]}', [("a", 2)]),  # plain JSON: the C parser finds it first
     ],
 )
 def test_duplicate_keys_are_found_where_they_repeat(text: str, repeated: list[tuple[str, int]]) -> None:

@@ -153,7 +153,7 @@ def normal(text: str, root: Path, cf: CloudflareEmulator) -> str:
     return UUID.sub("<uuid>", BOOKMARK.sub("<bookmark>", STAMP.sub("<stamp>", text)))
 
 
-def run(binary: Path, case: Case, tmp: Path) -> dict[str, Any]:
+def run(binary: Path, case: Case, tmp: Path, extra_env: dict[str, str] | None = None) -> dict[str, Any]:
     root = tmp / "project"
     (root / "src").mkdir(parents=True)
     (root / "src" / "index.js").write_text("export default { fetch() { return new Response('x'); } };\n")
@@ -170,7 +170,8 @@ def run(binary: Path, case: Case, tmp: Path) -> dict[str, Any]:
                "CLOUDFLARE_API_BASE_URL": cf.base_url, "CLOUDFLARE_API_TOKEN": cf.token,
                "CLOUDFLARE_ACCOUNT_ID": cf.account_id, "WRANGLER_SEND_METRICS": "false",
                "WRANGLER_SEND_ERROR_REPORTS": "false", "WRANGLER_HIDE_BANNER": "true", "NO_PROXY": "127.0.0.1",
-               "WRANGLER_LOG": "log", "WRANGLER_LOG_SANITIZE": "true", "WRANGLER_OUTPUT_FILE_PATH": str(out)}
+               "WRANGLER_LOG": "log", "WRANGLER_LOG_SANITIZE": "true", "WRANGLER_OUTPUT_FILE_PATH": str(out),
+               **(extra_env or {})}
         done = subprocess.run([str(binary), *args], cwd=root, env=env, capture_output=True, text=True,
                               input=case.stdin, timeout=60)
         records = [json.loads(line) for line in out.read_text().splitlines()] if out.exists() else []
@@ -197,10 +198,10 @@ def double(real_wrangler_bin: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_the_double_answers_as_wrangler_does(case: Case, real_wrangler_bin: Path, double: Path,
-                                            tmp_path: Path) -> None:
-    real = run(real_wrangler_bin, case, tmp_path / "real")
-    doubled = run(double, case, tmp_path / "double")
+def test_the_double_answers_as_wrangler_does(case: Case, real_wrangler_bin: Path, double: Path, tmp_path: Path,
+                                            node_code_cache: dict[str, str]) -> None:
+    real = run(real_wrangler_bin, case, tmp_path / "real", node_code_cache)
+    doubled = run(double, case, tmp_path / "double", node_code_cache)
     for key in real:
         assert doubled[key] == real[key], f"{case.id}: {key} differs"
 
