@@ -175,6 +175,7 @@ class Fault:
     times: int = 1
     delay_seconds: float = 0.0
     hits: int = 0
+    after: int = 0  # matching requests let through untouched before the fault starts
 
     def matches(self, method: str, path: str) -> bool:
         if self.times == 0:
@@ -454,6 +455,7 @@ class CloudflareEmulator:
         message: str = "Internal error",
         times: int = 1,
         delay_seconds: float = 0.0,
+        after: int = 0,
     ) -> Fault:
         fault = Fault(
             method=method,
@@ -463,6 +465,7 @@ class CloudflareEmulator:
             message=message,
             times=times,
             delay_seconds=min(max(delay_seconds, 0.0), MAX_FAULT_DELAY),
+            after=max(after, 0),
         )
         with self._lock:
             self.faults.append(fault)
@@ -1015,6 +1018,9 @@ class CloudflareEmulator:
             return 500, _error_envelope(10013, "Internal error (held by a cfemu gate, never applied)")
         with self._lock:
             fault = next((f for f in self.faults if f.matches(rec.method, rec.path)), None)
+            if fault is not None and fault.after > 0:
+                fault.after -= 1
+                fault = None
             if fault is not None:
                 fault.hits += 1
                 if fault.times > 0:

@@ -40,10 +40,11 @@ def seeded(cf: CloudflareEmulator) -> None:
     cf.create_d1(DB, "demo-db")
 
 
-def fault(method: str, path: str, status: int, code: int, message: str, then: Setup | None = None) -> Setup:
+def fault(method: str, path: str, status: int, code: int, message: str, then: Setup | None = None,
+          after: int = 0) -> Setup:
     def setup(cf: CloudflareEmulator) -> dict[str, str] | None:
         ids = (then or seeded)(cf)
-        cf.inject_fault(method, path, status=status, code=code, message=message)
+        cf.inject_fault(method, path, status=status, code=code, message=message, after=after)
         return ids
     return setup
 
@@ -77,6 +78,24 @@ class Case:
     setup: Setup = seeded
     stdin: str | None = None
     env: str = "staging"
+    files: dict[str, str] | None = None  # written into the project first
+
+
+MIGRATIONS = {"migrations/0001_a.sql": "CREATE TABLE a(x);\n", "migrations/0002_b.sql": "CREATE TABLE b(x);\n"}
+FAILING = {**MIGRATIONS, "migrations/0003_c.sql": "CREATE TABLE a(x);\n", "migrations/0004_d.sql": "SELECT 1;\n"}
+
+
+def ledger(*names: str) -> Setup:
+    """The sample state, with wrangler's migrations table recording ``names`` as applied."""
+    def setup(cf: CloudflareEmulator) -> None:
+        seeded(cf)
+        cf.d1_query(DB, "CREATE TABLE d1_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, "
+                        "applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL)")
+        for name in names:
+            cf.d1_query(DB, f"INSERT INTO d1_migrations (name) VALUES ('{name}')")
+        if "0001_a.sql" in names:
+            cf.d1_query(DB, "CREATE TABLE a(x)")
+    return setup
 
 
 CASES = [
@@ -132,6 +151,23 @@ CASES = [
          setup=two_versions),
     Case("versions-deploy-500", ["versions", "deploy", "{v1}@100", "-y"],
          setup=fault("POST", "/deployments$", 500, 10013, "Internal error", then=two_versions)),
+    Case("migrations-list", ["d1", "migrations", "list", "DB", "--remote"], files=MIGRATIONS),
+    Case("migrations-list-some-applied", ["d1", "migrations", "list", "DB", "--remote"], files=MIGRATIONS,
+         setup=ledger("0001_a.sql")),
+    Case("migrations-list-none", ["d1", "migrations", "list", "DB", "--remote"], files=MIGRATIONS,
+         setup=ledger("0001_a.sql", "0002_b.sql")),
+    Case("migrations-apply", ["d1", "migrations", "apply", "DB", "--remote"], files=MIGRATIONS),
+    Case("migrations-apply-rest", ["d1", "migrations", "apply", "demo-db", "--remote"], files=MIGRATIONS,
+         setup=ledger("0001_a.sql")),
+    Case("migrations-apply-none", ["d1", "migrations", "apply", "DB", "--remote"], files=MIGRATIONS,
+         setup=ledger("0001_a.sql", "0002_b.sql")),
+    Case("migrations-apply-failing", ["d1", "migrations", "apply", "DB", "--remote"], files=FAILING),
+    Case("migrations-apply-500", ["d1", "migrations", "apply", "DB", "--remote"], files=MIGRATIONS,
+         setup=fault("POST", "/query$", 500, 7500, "Internal error")),
+    Case("migrations-list-ledger-500", ["d1", "migrations", "list", "DB", "--remote"], files=MIGRATIONS,
+         setup=fault("POST", "/query$", 500, 7500, "Internal error", then=ledger(), after=1)),
+    Case("migrations-apply-second-500", ["d1", "migrations", "apply", "DB", "--remote"], files=MIGRATIONS,
+         setup=fault("POST", "/query$", 500, 7500, "Internal error", then=ledger("0001_a.sql"), after=2)),
     Case("d1-time-travel-info", ["d1", "time-travel", "info", "DB", "--json"]),
     Case("d1-time-travel-500", ["d1", "time-travel", "info", "DB", "--json"],
          setup=fault("GET", "/bookmark$", 500, 7500, "Internal error")),
@@ -158,6 +194,9 @@ def run(binary: Path, case: Case, tmp: Path, extra_env: dict[str, str] | None = 
     (root / "src").mkdir(parents=True)
     (root / "src" / "index.js").write_text("export default { fetch() { return new Response('x'); } };\n")
     (root / "wrangler.jsonc").write_text("// a comment, as wrangler.jsonc allows\n" + json.dumps(CONFIG, indent=2))
+    for relative, text in (case.files or {}).items():
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_text(text)
     home = root / "home"
     (home / ".config").mkdir(parents=True)
     with CloudflareEmulator() as cf:

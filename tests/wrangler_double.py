@@ -17,6 +17,7 @@ Served (with ``--config`` and ``--env``, as skclaw passes them):
     --version | secret list [--format json] | secret put K | secret delete K | secret bulk (stdin)
     deployments status --json | deployments list --json | whoami --json | versions deploy ID@P [ID@Q] -y
     d1 execute DB --remote [--json] [--yes] --command SQL | d1 time-travel info DB --json
+    d1 migrations list|apply DB --remote
 
 Standard library only, started with ``python -S -E`` (tests/conftest.py makes the launcher).
 """
@@ -232,8 +233,11 @@ class Call:
     def discard(self) -> None:
         self.stdout, self.stderr, self.records = [], [], []
 
-    def fail(self, exc: ApiError | UserError) -> int:
-        self.out("")
+    def fail(self, exc: ApiError | UserError, *, bare: bool = False) -> int:
+        """wrangler's error output. ``bare``: as an error reading the migrations table comes out
+        (no blank line on stdout, no log-file line)."""
+        if not bare:
+            self.out("")
         if isinstance(exc, ApiError):
             lines = [f"{e.get('message')} [code: {e.get('code')}]" for e in exc.errors if isinstance(e, dict)]
             lines += [str(m.get("message") if isinstance(m, dict) else m) for m in exc.messages]
@@ -252,9 +256,10 @@ class Call:
         else:
             first, _, rest = str(exc).partition("\n")
             body = "".join(f"  {line}\n" if line else "  \n" for line in rest.split("\n")) if rest else ""
-            self.err(f"{ERROR_PREFIX}{first}\x1b[0m\n\n{body}\n\n")
+            self.err(f"{ERROR_PREFIX}{first}\x1b[0m\n\n{body}\n\n" if rest else f"{ERROR_PREFIX}{first}\x1b[0m\n\n\n")
             self.record({"type": "command-failed", "version": 1, "message": str(exc)})
-        self.err(f"🪵  Logs were written to \"{self.log_path}\"\n")
+        if not bare:
+            self.err(f"🪵  Logs were written to \"{self.log_path}\"\n")
         return 1
 
 
@@ -608,6 +613,112 @@ def versions_deploy(call: Call) -> int:
     return 0
 
 
+MIGRATIONS_TABLE_SQL = ("CREATE TABLE IF NOT EXISTS {table}(\n\t\tid         INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+                        "\t\tname       TEXT UNIQUE,\n\t\tapplied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL\n);")
+MIGRATIONS_READ_SQL = "SELECT *\n\t\tFROM {table}\n\t\tORDER BY id"
+MIGRATION_RECORD_SQL = "\n\t\t\t\t\t\t\t\tINSERT INTO {table} (name)\n\t\t\t\t\t\t\t\tvalues ('{name}');\n\t\t\t\t\t\t"
+# How wide wrangler's table counts each status (the clock carries a variation selector).
+STATUS_WIDTH = {"\u2705": 2, "\u274c": 2, "\U0001f552\ufe0f": 3}
+PENDING, APPLIED, FAILED = "\U0001f552\ufe0f", "\u2705", "\u274c"
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    """wrangler's logger.table: a box per cell, a rule between rows."""
+    def width(cell: str) -> int:
+        return STATUS_WIDTH.get(cell, len(cell))
+
+    widths = [max(width(r[i]) for r in [header, *rows]) + 2 for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        return "│" + "│".join(f" {c}{' ' * (w - width(c) - 1)}" for c, w in zip(cells, widths, strict=True)) + "│"
+
+    def rule(left: str, mid: str, right: str) -> str:
+        return left + mid.join("─" * w for w in widths) + right
+
+    parts = [rule("┌", "┬", "┐"), line(header)]
+    for row in rows:
+        parts += [rule("├", "┼", "┤"), line(row)]
+    parts.append(rule("└", "┴", "┘"))
+    return "\n".join(parts)
+
+
+def d1_migrations(call: Call) -> int:
+    """`d1 migrations list|apply DB --remote`: the ledger read, the pending files in wrangler's
+    order, and (apply) one request per migration with its status table after each."""
+    if len(call.words) != 4 or call.flags.get("--remote") is not True or set(call.flags) - {"--remote", "--config",
+                                                                                                 "--env"}:
+        raise Delegate
+    applying = call.words[2] == "apply"
+    arg = call.words[3]
+    entry = call.database_entry(arg)
+    database = call.database(arg)
+    if entry.get("preview_database_id") or entry.get("migrations_dir") or entry.get("migrations_table"):
+        raise Delegate
+    folder = Path(call.string("--config") or "").parent / "migrations"
+    try:
+        files = sorted(p.name for p in folder.iterdir() if p.name.endswith(".sql"))
+    except OSError:
+        raise Delegate from None
+    if not all(re.fullmatch(r"\d+_[\x20-\x7e]*\.sql", f) and "'" not in f for f in files):
+        raise Delegate
+    if sorted(files, key=lambda f: int(f.split("_")[0])) != files:
+        raise Delegate  # wrangler's list and apply orders differ then
+    table_name = "d1_migrations"
+    call.start()
+    resource = f"/accounts/{call.account}/d1/database/{database}/query"
+
+    def query(sql: str) -> Any:
+        return call.api("POST", resource, content_type="application/json",
+                        body=json.dumps({"sql": sql}, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+    call.out("Resource location: remote \n")
+    try:
+        query(MIGRATIONS_TABLE_SQL.format(table=table_name))
+        ledger = query(MIGRATIONS_READ_SQL.format(table=table_name))
+    except ApiError as exc:
+        return call.fail(exc, bare=True)
+    try:
+        applied = {row["name"] for row in ledger[0]["results"]}
+    except (KeyError, IndexError, TypeError):
+        raise Delegate from None
+    pending = [f for f in files if f not in applied]
+    if not pending:
+        call.out("\u2705 No migrations to apply!")
+        return 0
+    call.out("Migrations to be applied:")
+    if not applying:
+        call.out(table(["Name"], [[f] for f in pending]))
+        return 0
+    call.out(table(["name"], [[f] for f in pending]))
+    call.out(f"? About to apply {len(pending)} migration(s)\nYour database may not be available to serve requests "
+             "during the migration, continue?\n🤖 Using fallback value in non-interactive context: yes")
+    status = dict.fromkeys(pending, PENDING)
+    for name in pending:
+        try:
+            sql = (folder / name).read_text("utf-8") + MIGRATION_RECORD_SQL.format(table=table_name, name=name)
+        except (OSError, UnicodeDecodeError):
+            raise Delegate from None
+        call.out(f"🌀 Executing on remote database {arg} ({database}):")
+        call.out("🌀 To execute on your local development database, remove the --remote flag from your wrangler "
+                 "command.")
+        notes: list[str] = []
+        try:
+            result = query(sql)
+            total = sum(((r.get("meta") or {}).get("duration") or 0 for r in result), 0.0)
+            count = f"{len(result)} commands" if len(result) != 1 else "1 command"
+            call.out(f"🚣 Executed {count} in {to_fixed(total, 2)}ms")
+            ok = all(r.get("success") for r in result)
+        except ApiError as exc:
+            ok = False
+            notes = [f"{e.get('message')} [code: {e.get('code')}]" for e in exc.errors if isinstance(e, dict)]
+        status[name] = APPLIED if ok else FAILED
+        call.out(table(["name", "status"], [[f, status[f]] for f in pending]))
+        if notes:
+            call.err(f"{ERROR_PREFIX}Migration {name} failed with the following errors:\x1b[0m\n\n\n")
+            return call.fail(UserError("\n".join(notes)))
+    return 0
+
+
 COMMANDS = {
     ("secret", "list"): secret_list,
     ("secret", "put"): secret_put,
@@ -619,6 +730,8 @@ COMMANDS = {
     ("d1", "execute"): d1_execute,
     ("d1", "time-travel", "info"): time_travel_info,
     ("versions", "deploy"): versions_deploy,
+    ("d1", "migrations", "list"): d1_migrations,
+    ("d1", "migrations", "apply"): d1_migrations,
 }
 
 
