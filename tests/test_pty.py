@@ -343,6 +343,7 @@ def test_each_wrangler_call_shows_a_live_line_with_env_elapsed_and_retries(term:
     term.emulator.inject_fault("GET", r"/settings$", status=200, delay_seconds=1.5, times=1)
     term.emulator.inject_fault("PATCH", r"/(settings|secrets-bulk)$", status=503, code=10013,
                                message="Service unavailable", times=1)
+    term.emulator.inject_fault("PATCH", r"/(settings|secrets-bulk)$", status=200, delay_seconds=1.0, times=1)
     child = term.spawn("secrets", "sync", "--env", "staging", "--yes")
     child.expect(r"staging · wrangler secret list · \d+\.\ds")
     child.expect(r"staging · wrangler secret bulk · \d+\.\ds")
