@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
+import shlex
 import signal
 import subprocess
+import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -159,7 +160,9 @@ def tape_wrangler(real: Path, directory: Path) -> Path:
     (directory / "bin").mkdir(parents=True)
     (directory / "package.json").write_text(json.dumps({"name": manifest["name"], "version": manifest["version"]}))
     shim = directory / "bin" / "wrangler"
-    shutil.copyfile(TAPE_SCRIPT, shim)
+    # This Python, without site or PYTHON* variables: not `env python3` (a pyenv shim is two bash
+    # starts more per call), and not the suite's coverage start-up.
+    shim.write_text(f"#!/bin/sh\nexec {shlex.quote(sys.executable)} -S -E {shlex.quote(str(TAPE_SCRIPT))} \"$@\"\n")
     shim.chmod(0o755)
     return shim
 
