@@ -137,6 +137,22 @@ def test_a_migrations_check_that_can_only_warn_runs_beside_the_deploy(
     assert "1 pending remote migration: 0001_create_users.sql" in run.stderr
 
 
+def test_a_failed_deploy_still_reports_the_pending_migrations_checked_beside_it(
+    skclaw: Any, emulator: CloudflareEmulator, sample_project: SampleProject
+) -> None:
+    emulator.seed_worker(STAGING)
+    sample_project.create_databases(emulator)
+    emulator.inject_fault("*", rf"/scripts/{STAGING}(/versions)?$", status=400, code=10021,
+                          message="Uncaught SyntaxError", times=-1)
+
+    run = skclaw("deploy", "--env", "staging", "--json")
+
+    assert run.code == 1, run.stderr
+    assert run.envelope["result"]["status"] == "failed"
+    assert run.envelope["result"]["pendingMigrations"] == {"DB": ["0001_create_users.sql"]}
+    assert "1 pending remote migration: 0001_create_users.sql" in run.stderr
+
+
 def test_missing_secrets_stop_the_deploy_before_any_upload(
     skclaw: Any, emulator: CloudflareEmulator, sample_project: SampleProject
 ) -> None:

@@ -274,9 +274,9 @@ def run_deploy(
         gate()
 
     out.step(f"deploying {target.worker} ({env})")
+    beside: Future[list[MigrationCheck]] | None = None
     try:
         with ExitStack() as stack:
-            beside = None
             if migrations_beside:
                 pool = stack.enter_context(ThreadPoolExecutor(max_workers=1))  # waited for on leaving
                 beside = pool.submit(check_pending_migrations, app, target)
@@ -285,6 +285,9 @@ def run_deploy(
             if beside is not None:
                 done = with_migrations(app, env, done, beside.result(), refuse_pending=check_migrations)
     except WranglerError as exc:
+        if beside is not None and done.preflight is not None and not done.preflight.pending_migrations:
+            # the check finished when its pool was left: a failed deploy still reports what is pending
+            done = with_migrations(app, env, done, beside.result(), refuse_pending=check_migrations)
         failed = replace(done, status="failed", error=exc.message)
         if STRICT_ABORT_RE.search(exc.message + exc.detail):
             refused = FailedError(
