@@ -203,13 +203,7 @@ def real_wrangler_bin() -> Path:
 def wrangler_double_bin(real_wrangler_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Path | None:
     """The wrangler double in front of the real wrangler, when the real one is the version it
     copies (not for scripts/compat-newest) and SKCLAW_TEST_DOUBLE is not 0."""
-    if os.environ.get("SKCLAW_TEST_DOUBLE") == "0":
-        return None
-    try:
-        version = json.loads((real_wrangler_bin.resolve().parent.parent / "package.json").read_text())["version"]
-    except (OSError, ValueError, KeyError):
-        return None
-    if version != DOUBLE_VERSION:
+    if os.environ.get("SKCLAW_TEST_DOUBLE") == "0" or wrangler_version(real_wrangler_bin) != DOUBLE_VERSION:
         return None
     return make_wrangler_double(tmp_path_factory.mktemp("wrangler-double"), real_wrangler_bin)
 
@@ -225,24 +219,35 @@ def wrangler_bin(request: pytest.FixtureRequest, real_wrangler_bin: Path, wrangl
     return wrangler_double_bin
 
 
-def make_wrangler_double(directory: Path, real: Path) -> Path:
-    """A wrangler for tests (tests/wrangler_double.py) that answers the common calls itself and
-    hands every other call to ``real``. Laid out as an npm install, so skclaw reads its version
-    from package.json as it does for the real one."""
+def wrangler_version(real: Path) -> str | None:
+    """The version in the package.json of the wrangler install ``real`` (its bin) belongs to."""
+    try:
+        return str(json.loads((real.resolve().parent.parent / "package.json").read_text("utf-8"))["version"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
-    package = directory / "node_modules" / "wrangler"
-    package.mkdir(parents=True, exist_ok=True)
-    version = json.loads((real.resolve().parent.parent / "package.json").read_text())["version"]
+
+def python_wrangler(package: Path, script: Path, real: Path, env: dict[str, str] | None = None) -> Path:
+    """``script`` as `bin/wrangler` of a package that says which wrangler it stands in for, so
+    skclaw reads the version from package.json (as for the real one) instead of probing it. It
+    runs on this Python without site or PYTHON* variables: no pyenv shim, no coverage start-up."""
+    version = wrangler_version(real)
+    assert version is not None, f"no wrangler package.json for {real}"
+    (package / "bin").mkdir(parents=True, exist_ok=True)
     (package / "package.json").write_text(json.dumps({"name": "wrangler", "version": version}))
     launcher = package / "bin" / "wrangler"
-    launcher.parent.mkdir(exist_ok=True)
-    script = Path(__file__).with_name("wrangler_double.py")
-    launcher.write_text(
-        "#!/bin/sh\n"
-        f"export SKCLAW_DOUBLE_REAL_WRANGLER={shlex.quote(str(real))}\n"
-        f"exec {shlex.quote(sys.executable)} -S -E {shlex.quote(str(script))} \"$@\"\n"
-    )
+    exports = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in (env or {}).items())
+    run = f"exec {shlex.quote(sys.executable)} -S -E {shlex.quote(str(script))} \"$@\"\n"
+    launcher.write_text(f"#!/bin/sh\n{exports}{run}")
     launcher.chmod(0o755)
+    return launcher
+
+
+def make_wrangler_double(directory: Path, real: Path) -> Path:
+    """A wrangler for tests (tests/wrangler_double.py) that answers the common calls itself and
+    hands every other call to ``real``, laid out as an npm install."""
+    python_wrangler(directory / "node_modules" / "wrangler", Path(__file__).with_name("wrangler_double.py"), real,
+                    {"SKCLAW_DOUBLE_REAL_WRANGLER": str(real)})
     link = directory / "node_modules" / ".bin" / "wrangler"  # as npm links a package's bin
     link.parent.mkdir(exist_ok=True)
     if not link.is_symlink():

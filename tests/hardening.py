@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import signal
 import subprocess
-import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,7 +14,7 @@ from typing import Any
 
 from skclaw.secrets.dotenv import format_dotenv
 from tests.cfemu import CloudflareEmulator, Recorded
-from tests.conftest import REPO_ROOT, SampleProject
+from tests.conftest import REPO_ROOT, SampleProject, python_wrangler
 from tests.skrun import Run
 
 SKCLAW_BIN = REPO_ROOT / ".venv" / "bin" / "skclaw"
@@ -154,17 +152,8 @@ TAPE_SCRIPT = Path(__file__).with_name("wrangler_tape.py")
 
 
 def tape_wrangler(real: Path, directory: Path) -> Path:
-    """tests/wrangler_tape.py as `bin/wrangler` of a package that says what it stands in for, so
-    skclaw reads the version from package.json (as for the real one) instead of probing it."""
-    manifest = json.loads((real.resolve().parent.parent / "package.json").read_text("utf-8"))
-    (directory / "bin").mkdir(parents=True)
-    (directory / "package.json").write_text(json.dumps({"name": manifest["name"], "version": manifest["version"]}))
-    shim = directory / "bin" / "wrangler"
-    # This Python, without site or PYTHON* variables: not `env python3` (a pyenv shim is two bash
-    # starts more per call), and not the suite's coverage start-up.
-    shim.write_text(f"#!/bin/sh\nexec {shlex.quote(sys.executable)} -S -E {shlex.quote(str(TAPE_SCRIPT))} \"$@\"\n")
-    shim.chmod(0o755)
-    return shim
+    """tests/wrangler_tape.py as the `wrangler` of a package that stands in for ``real``."""
+    return python_wrangler(directory, TAPE_SCRIPT, real)
 
 
 def tape_env(tape: Path, real: Path, *, record: bool) -> dict[str, str]:

@@ -137,6 +137,7 @@ class Call:
                 self.words.append(token)
             i += 1
         self.environ = os.environ
+        self._config: tuple[dict[str, Any], str] | None = None
         self.stdout: list[str] = []
         self.stderr: list[str] = []
         self.records: list[str] = []
@@ -156,7 +157,12 @@ class Call:
 
     # -- the project, read as wrangler reads it; anything unusual is wrangler's ---------------
     def config(self) -> tuple[dict[str, Any], str]:
-        """(the env-resolved view skclaw's calls need, the env name)."""
+        """(the env-resolved view skclaw's calls need, the env name), read once per call."""
+        if self._config is None:
+            self._config = self._read_config()
+        return self._config
+
+    def _read_config(self) -> tuple[dict[str, Any], str]:
         path_text = self.string("--config")
         env = self.string("--env")
         if not path_text or env is None:
@@ -818,8 +824,6 @@ def main(argv: list[str]) -> int:
         call = Call(argv)
         handler = next((h for words, h in COMMANDS.items() if tuple(call.words[:len(words)]) == words), None)
         if handler is None:
-            raise Delegate
-        if handler is d1_execute and len(call.words) > 1 and call.words[1] != "execute":
             raise Delegate
         code = handler(call)
     except Delegate:

@@ -282,11 +282,8 @@ def run_deploy(
                 beside = pool.submit(check_pending_migrations, app, target)
             file = stack.enter_context(secrets_file(values)) if with_secrets else None
             shipped = wrangler.deploy(env, message=message, secrets_file=file)
-            if beside is not None:
-                done = with_migrations(app, env, done, beside.result(), refuse_pending=check_migrations)
     except WranglerError as exc:
-        if beside is not None and done.preflight is not None and not done.preflight.pending_migrations:
-            # the check finished when its pool was left: a failed deploy still reports what is pending
+        if beside is not None:  # finished when its pool was left: a failed deploy reports it too
             done = with_migrations(app, env, done, beside.result(), refuse_pending=check_migrations)
         failed = replace(done, status="failed", error=exc.message)
         if STRICT_ABORT_RE.search(exc.message + exc.detail):
@@ -308,6 +305,8 @@ def run_deploy(
             exc.message = f"{exc.message}; nothing was deployed"
         exc.partial_result = failed
         raise
+    if beside is not None:
+        done = with_migrations(app, env, done, beside.result(), refuse_pending=check_migrations)
     record = shipped.record("deploy") or {}
     version_id = version_id_from(record.get("version_id"), shipped.stdout)
     out.detail(shipped.stdout)
