@@ -66,7 +66,9 @@ the most traffic to.
   deploys (and creates the Worker), versions POST does not (wrangler then POSTs a deployment).
   A script PUT without ``excludeScript`` in the query is wrangler's *draft Worker* creation
   (``secret put``/``bulk`` on a missing Worker); its name is listed in ``drafts``.
-* Upload bindings: ``inherit`` bindings copy the previous version's binding of that name;
+* Upload bindings: ``inherit`` bindings copy the previous version's binding of that name (one
+  with nothing to inherit refuses the upload: 10057 ``inherit binding 'X' is invalid``, one error
+  per binding, which wrangler's `secrets.required` check reads);
   binding types in ``keep_bindings`` are carried over; secrets are carried over unless the
   upload has ``secret_text`` bindings and no ``secret_text`` in ``keep_bindings`` (then the
   upload's secrets replace them). Secret bindings of an upload (``--secrets-file``) land in the
@@ -123,11 +125,13 @@ READ_ONLY_SQL = ("SELECT", "PRAGMA", "EXPLAIN")
 class ApiError(Exception):
     """Raised by a route handler; becomes the Cloudflare error envelope."""
 
-    def __init__(self, status: int, code: int, message: str) -> None:
+    def __init__(self, status: int, code: int, message: str, *more: str) -> None:
         super().__init__(f"{code}: {message}")
         self.status = status
         self.code = code
         self.message = message
+        #: further errors of the same code in the envelope (one per item, as the API lists them)
+        self.more = more
 
 
 @dataclass
@@ -268,10 +272,10 @@ def _envelope(result: Any, **extra: Any) -> dict[str, Any]:
     return {"success": True, "errors": [], "messages": [], "result": result, **extra}
 
 
-def _error_envelope(code: int, message: str) -> dict[str, Any]:
+def _error_envelope(code: int, message: str, more: tuple[str, ...] = ()) -> dict[str, Any]:
     return {
         "success": False,
-        "errors": [{"code": code, "message": message}],
+        "errors": [{"code": code, "message": m} for m in (message, *more)],
         "messages": [],
         "result": None,
     }
@@ -834,6 +838,7 @@ class CloudflareEmulator:
         keep = list(metadata.get("keep_bindings") or [])
         bindings: list[dict[str, Any]] = []
         upload_secrets: dict[str, str] = {}
+        not_inheritable: list[str] = []
         for b in metadata.get("bindings") or []:
             if not isinstance(b, dict) or "name" not in b or "type" not in b:
                 raise ApiError(400, 10021, f"invalid binding {b!r}")
@@ -843,11 +848,13 @@ class CloudflareEmulator:
                 elif b["name"] in prev_secrets:
                     upload_secrets[b["name"]] = prev_secrets[b["name"]]
                 else:
-                    raise ApiError(400, 10021, f"binding {b['name']} not found to inherit")
+                    not_inheritable.append(b["name"])
             elif b["type"] == "secret_text":
                 upload_secrets[b["name"]] = str(b.get("text", ""))
             else:
                 bindings.append(copy.deepcopy(b))
+        if not_inheritable:  # the whole upload is refused: no version is made
+            raise ApiError(400, 10057, *(f"inherit binding '{n}' is invalid" for n in not_inheritable))
         names = {b["name"] for b in bindings} | set(upload_secrets)
         for name, b in prev_bindings.items():
             if b["type"] in keep and name not in names:
@@ -1047,7 +1054,7 @@ class CloudflareEmulator:
                 result = handler(rec, *params)
             except ApiError as e:
                 rec.error_code = e.code
-                return e.status, _error_envelope(e.code, e.message)
+                return e.status, _error_envelope(e.code, e.message, e.more)
         if isinstance(result, tuple):
             return 200, _envelope(result[0], result_info=result[1])
         return 200, _envelope(result)
@@ -1563,7 +1570,7 @@ class _Handler(BaseHTTPRequestHandler):
             rec = Recorded(self.command, path, dict(parse_qsl(url.query)), headers, body, None)
             with emulator._lock:
                 emulator.requests.append(rec)
-            status, payload = e.status, _error_envelope(e.code, e.message)
+            status, payload = e.status, _error_envelope(e.code, e.message, e.more)
         else:
             try:
                 status, payload = emulator._handle(rec)

@@ -175,6 +175,51 @@ def test_missing_secrets_stop_the_deploy_before_any_upload(
     assert len(emulator.versions(STAGING)) == 1
 
 
+def test_required_secrets_in_the_wrangler_config_are_checked_by_the_deploy_itself(
+    skclaw: Any, emulator: CloudflareEmulator, sample_project: SampleProject
+) -> None:
+    """Every manifest secret in the env's `secrets.required`: wrangler (4.77+) checks them within
+    the upload, atomically, so skclaw starts no `secret list` before it and relays the refusal."""
+    from skclaw.jsonc import load_jsonc
+
+    config = load_jsonc(sample_project.config_path, what="wrangler config")
+    config["env"]["staging"]["secrets"] = {"required": ["API_TOKEN", "DB_PASSWORD"]}
+    sample_project.config_path.write_text(json.dumps(config))
+    drop_migrations(sample_project)
+
+    def secret_lists(since: int) -> list[list[str]]:
+        return [a for a in process.started_argv()[since:] if a[1:3] == ["secret", "list"]]
+
+    started = len(process.started_argv())
+    new = skclaw("deploy", "--env", "staging", "--json")  # the Worker does not exist yet
+    assert new.code == 1, new.stderr
+    assert "lacks required secret(s): API_TOKEN, DB_PASSWORD; nothing was deployed" in new.envelope["error"]["message"]
+    assert not emulator.worker_exists(STAGING)
+
+    first = emulator.seed_worker(STAGING, secrets={"API_TOKEN": "t0ken-value"})
+    old = skclaw("deploy", "--env", "staging", "--json")
+    assert old.code == 1, old.stderr
+    assert "lacks required secret(s): DB_PASSWORD; nothing was deployed" in old.envelope["error"]["message"]
+    assert "skclaw secrets sync --env staging" in old.stderr
+    assert [v["id"] for v in emulator.versions(STAGING)] == [first]
+    assert emulator.current_version_id(STAGING) == first
+
+    emulator.put_secret(STAGING, "DB_PASSWORD", "pw-value")
+    ok = skclaw("deploy", "--env", "staging", "--json")
+    assert ok.code == 0, ok.stderr
+    assert emulator.current_version_id(STAGING) == ok.result["versionId"]
+    assert emulator.versions(STAGING)[-1]["secrets"] == {"API_TOKEN": "t0ken-value", "DB_PASSWORD": "pw-value"}
+    assert secret_lists(started) == []
+
+    # An optional secret asks for a warning only a list can give: the list is back.
+    write_config(sample_project, {"secrets": {"optional": ["SENTRY_DSN"]}})
+    started = len(process.started_argv())
+    warned = skclaw("deploy", "--env", "staging", "--json")
+    assert warned.code == 0, warned.stderr
+    assert "optional secret SENTRY_DSN is not set" in warned.stderr
+    assert len(secret_lists(started)) == 1
+
+
 def test_changes_made_outside_wrangler_are_not_overwritten(
     skclaw: Any, emulator: CloudflareEmulator, sample_project: SampleProject
 ) -> None:

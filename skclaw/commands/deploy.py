@@ -30,7 +30,14 @@ from skclaw.project import DEFAULT_ENV, EnvTarget
 from skclaw.results import DeployPreflight, DeployResult
 from skclaw.secrets.file import secrets_file
 from skclaw.secrets.value import SecretValue
-from skclaw.wrangler.deployments import BUILD_FAILED_RE, STRICT_ABORT_RE, TOTAL_UPLOAD_RE, version_id_from
+from skclaw.wrangler.core import WranglerVersion
+from skclaw.wrangler.deployments import (
+    BUILD_FAILED_RE,
+    REQUIRED_SECRETS_RE,
+    STRICT_ABORT_RE,
+    TOTAL_UPLOAD_RE,
+    version_id_from,
+)
 
 
 def bundle_report(outdir: Path, stdout: str) -> dict[str, Any]:
@@ -88,7 +95,9 @@ def deploy(
     """Build and deploy an environment's Worker with `wrangler deploy`.
 
     Before anything is built: the env resolves, wrangler and credentials are present, and the
-    Worker has every required secret (or --with-secrets brings them along).
+    Worker has every required secret (or --with-secrets brings them along). When the env's
+    wrangler `secrets.required` lists them all, `wrangler deploy` checks them itself, within the
+    upload: a Worker that lacks one gets no new version.
     """
     if plan_out is not None and dry_run:
         raise UsageError("--plan-out writes a plan and deploys nothing: not with --dry-run.")
@@ -202,6 +211,10 @@ def run_deploy(
             )
 
     deployed: Future[str | None] | None = None
+    # When the config wrangler deploys declares every manifest secret in `secrets.required` (and
+    # there are no optional ones to warn about), wrangler checks them itself, atomically with the
+    # upload: the `secret list` start before it would repeat that check.
+    wrangler_checks = not with_secrets and wrangler_checks_secrets(app, target, version)
     # The pending-migrations check can refuse only with --check-migrations on a protected env; at a
     # terminal its warning belongs before the question, and a saved plan reviews it. Otherwise it
     # can only warn, so it runs beside the deploy (its warning follows the deploy's line), not
@@ -213,7 +226,7 @@ def run_deploy(
         # deployed version, and at a terminal the account's name (`wrangler whoami`, for the
         # consent), are read in the same round.
         with ThreadPoolExecutor(max_workers=4) as pool:
-            secrets_check = None if with_secrets else pool.submit(check_worker_secrets, app, target)
+            secrets_check = None if with_secrets or wrangler_checks else pool.submit(check_worker_secrets, app, target)
             migrations_check = None if migrations_beside else pool.submit(check_pending_migrations, app, target)
             if planning or expected is not None:
                 deployed = pool.submit(deployed_version, app, env)
@@ -227,19 +240,8 @@ def run_deploy(
             check = secrets_check.result()
             first_deploy = None if check.worker_exists is None else not check.worker_exists
             if check.missing_required:
-                missing = ", ".join(check.missing_required)
-                why = (
-                    f"{target.worker} does not exist yet (first deploy), so it has none of its "
-                    f"required secrets: {missing}"
-                    if check.worker_exists is False
-                    else f"{target.worker} lacks required secret(s): {missing}"
-                )
-                raise FailedError(
-                    f"{env}: {why}; nothing was deployed.",
-                    hint=f"Push them with `skclaw secrets sync --env {env}`, "
-                    "or deploy them with the "
-                    f"code in one version: `skclaw deploy --env {env} --with-secrets`.",
-                )
+                raise missing_secrets_error(env, target.worker, ", ".join(check.missing_required),
+                                            first_deploy=first_deploy)
             for key in check.missing_optional:
                 out.warn(f"optional secret {key} is not set on {target.worker}")
         done = replace(done, preflight=DeployPreflight(
@@ -286,6 +288,9 @@ def run_deploy(
         if beside is not None:  # finished when its pool was left: a failed deploy reports it too
             done = with_migrations(app, env, done, beside.result(), refuse_pending=check_migrations)
         failed = replace(done, status="failed", error=exc.message)
+        lacking = REQUIRED_SECRETS_RE.search(exc.message + "\n" + exc.detail)
+        if wrangler_checks and lacking:
+            raise missing_secrets_error(env, target.worker, lacking[1].strip(), first_deploy=None) from None
         if STRICT_ABORT_RE.search(exc.message + exc.detail):
             refused = FailedError(
                 f"wrangler refused to overwrite changes to {target.worker} made outside wrangler "
@@ -312,6 +317,28 @@ def run_deploy(
     out.detail(shipped.stdout)
     done = replace(done, version_id=version_id, targets=tuple(str(t) for t in record.get("targets") or []))
     return replace(done, status="failed" if version_id is None else "ok")
+
+
+def wrangler_checks_secrets(app: AppContext, target: EnvTarget, version: WranglerVersion) -> bool:
+    """Whether `wrangler deploy` itself refuses a Worker that lacks a manifest secret: wrangler 4.77+,
+    the env's own config (not a build's flattened one) declares every required secret in
+    `secrets.required`, and no optional secret asks for a warning (only a list can give it)."""
+    required, optional = app.manifest(target)
+    return (bool(required) and not optional and target.build_config is None
+            and version.deploy_checks_required_secrets and set(required) <= set(target.required_secrets))
+
+
+def missing_secrets_error(env: str, worker: str, missing: str, *, first_deploy: bool | None) -> FailedError:
+    why = (
+        f"{worker} does not exist yet (first deploy), so it has none of its required secrets: {missing}"
+        if first_deploy
+        else f"{worker} lacks required secret(s): {missing}"
+    )
+    return FailedError(
+        f"{env}: {why}; nothing was deployed.",
+        hint=f"Push them with `skclaw secrets sync --env {env}`, or deploy them with the "
+        f"code in one version: `skclaw deploy --env {env} --with-secrets`.",
+    )
 
 
 def with_migrations(app: AppContext, env: str, done: DeployResult, checks: list[MigrationCheck], *,

@@ -127,6 +127,13 @@ class WranglerVersion:
         return self.at_least(4, 74)
 
     @property
+    def deploy_checks_required_secrets(self) -> bool:
+        """`deploy` refuses, with nothing deployed, when the Worker lacks a secret of the config's
+        `secrets.required`: the upload inherits each one and the API refuses a missing one (a new
+        Worker is refused before the upload)."""
+        return self.at_least(4, 77)
+
+    @property
     def bulk_null_deletes(self) -> bool:
         """A JSON ``null`` in `secret bulk` input deletes the key."""
         return self.at_least(4, 96)

@@ -17,6 +17,8 @@ STRICT_MINIMUM = (4, 0, 0)
 # 4.86 says "deployment operation", newer 4.x "upload operation".
 STRICT_ABORT_RE = re.compile(r"Aborting the \w+ operation because of conflicts")
 # esbuild's bundling failed: nothing was uploaded.
+#: wrangler's refusal of a deploy that lacks secrets of the config's `secrets.required`
+REQUIRED_SECRETS_RE = re.compile(r"The following required secrets have not been set: ([^\n]+)")
 BUILD_FAILED_RE = re.compile(r"Build failed with \d+ errors?")
 
 
