@@ -303,12 +303,23 @@ class Call:
     def whoami_text(self) -> str:
         """`wrangler whoami --account A`'s text, which wrangler prints after an authentication
         error (rare in tests: the real wrangler makes it, with the same reads)."""
+        import os
+        import signal
         import subprocess
 
         env = {k: v for k, v in self.environ.items() if k != "WRANGLER_OUTPUT_FILE_PATH"}
-        done = subprocess.run([self.environ[REAL_ENV], "whoami", "--account", self.account], env=env,
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
-        return done.stdout
+        # Its own process group: wrangler's bin starts a second Node, and a timeout must stop both
+        # (an orphaned whoami was once seen spinning on after its test).
+        child = subprocess.Popen([self.environ[REAL_ENV], "whoami", "--account", self.account], env=env,
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                 text=True, start_new_session=True)
+        try:
+            stdout, _ = child.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.communicate()
+            return ""
+        return stdout
 
 
 LATEST_NOT_DEPLOYED = (
