@@ -481,6 +481,12 @@ class CloudflareEmulator:
             self.gates.append(gate)
         return gate
 
+    def unhold(self, gate: Gate) -> None:
+        """Release ``gate`` (its held requests are answered as ``release`` says) and stop matching
+        later requests with it."""
+        with self._lock:
+            self.gates = [held for held in self.gates if held is not gate]
+
     def clear_faults(self) -> None:
         with self._lock:
             self.faults.clear()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import stat
 import subprocess
@@ -284,6 +285,49 @@ def test_ctrl_c_mid_run_kills_wrangler_and_exits_130(
     survivors = [pid for pid in children if Path(f"/proc/{pid}").exists()
                  and "Z" not in Path(f"/proc/{pid}/stat").read_text().split(")")[-1][:3]]
     assert survivors == [], "wrangler children survived Ctrl-C"
+
+
+@pytest.mark.real_wrangler
+def test_a_bulk_whose_worker_process_is_killed_is_not_taken_as_pushed(
+    synced_project: SampleProject, emulator: CloudflareEmulator, wrangler_bin: Path, cf_env: dict[str, str]
+) -> None:
+    """wrangler's launcher (bin/wrangler.js) runs the command in a child node process and exits 0
+    when that child dies by a signal (the OOM killer, a `kill -9`). skclaw must not take that exit 0
+    for a push: the env fails saying the outcome is unknown, nothing is remembered as pushed, and
+    the next sync pushes every value again."""
+    worker = synced_project.worker("staging")
+    gate = emulator.hold("PATCH", r"/(settings|secrets-bulk)$")
+    argv = [sys.executable, "-m", "skclaw", "-C", str(synced_project.path), "--wrangler", str(wrangler_bin),
+            "secrets", "sync", "-e", "staging", "--yes", "--json"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                            env=cf_env)
+    killed: list[int] = []
+    try:
+        for _ in range(600):  # bounded: 60 s, under the gate's own timeout
+            if gate.arrived:
+                killed = [pid for pid in descendants(proc.pid)
+                          if b"wrangler-dist/cli.js" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+                for pid in killed:
+                    os.kill(pid, signal.SIGKILL)
+                break
+            time.sleep(0.1)
+    finally:
+        gate.release(apply=False)
+        emulator.unhold(gate)
+        out, err = proc.communicate(timeout=120)
+    assert len(killed) == 1, "the node process running `secret bulk` under the launcher"
+
+    assert proc.returncode == 1, err.decode()
+    entry = json.loads(out.decode().strip().splitlines()[-1])["result"]["environments"]["staging"]
+    assert entry["status"] == "failed" and entry["pushed"] == []
+    assert "exited 0 without reporting success" in entry["error"] and "is unknown" in entry["error"]
+    assert emulator.secrets(worker) == {"OLD_KEY": "old"}
+
+    again = skclaw(["secrets", "sync", "-e", "staging", "--yes", "--json"], project=synced_project.path,
+                   wrangler=wrangler_bin)
+    assert again.code == 0, again.stderr
+    assert sorted(again.envelope["result"]["environments"]["staging"]["pushed"]) == sorted(AWKWARD)
+    assert emulator.secrets(worker) == {"OLD_KEY": "old", **env_values("staging")}
 
 
 def descendants(root: int) -> list[int]:

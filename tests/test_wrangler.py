@@ -11,6 +11,7 @@ import pytest
 from skclaw import process
 from skclaw.errors import WranglerError, WranglerNotFoundError
 from skclaw.retry import DEFAULT_POLICY, RetryPolicy, policy_for, with_retries
+from skclaw.secrets.value import SecretValue
 from skclaw.wrangler import (
     Wrangler,
     WranglerVersion,
@@ -216,6 +217,45 @@ def test_hanging_wrangler_times_out(tmp_path: Path) -> None:
     with pytest.raises(WranglerError, match="timed out") as info:
         w.call(["secret", "list"], env="default", what="wrangler secret list", retry=False)
     assert info.value.transient
+
+
+@pytest.mark.parametrize("says", ["", "🌀 Creating the secrets for the Worker \"x\"\n"])
+def test_a_secret_write_that_exits_0_without_its_success_line_is_an_error(tmp_path: Path, says: str) -> None:
+    """What wrangler's launcher reports when the node process doing the write is killed: exit 0,
+    output cut short. Each write needs its own success line (the same from 4.86 to the newest)."""
+    silent = tmp_path / "wrangler"
+    silent.write_text(f"#!/bin/sh\ncase \"$1\" in --version) echo 4.86.0;; *) cat >/dev/null; printf '{says}';; esac\n")
+    silent.chmod(0o755)
+    config = tmp_path / "wrangler.jsonc"
+    config.write_text('{"name": "x"}')
+    w = Wrangler(silent, config_path=config, cwd=tmp_path, environ=dict(os.environ))
+    writes = {
+        "wrangler secret bulk": lambda: w.secret_bulk("staging", {"K": SecretValue("v")}),
+        "wrangler secret put K": lambda: w.secret_put("staging", "K", SecretValue("v")),
+        "wrangler secret delete K": lambda: w.secret_delete("staging", "K"),
+    }
+    for what, write in writes.items():
+        with pytest.raises(WranglerError) as info:
+            write()
+        assert info.value.message.startswith(f"{what} exited 0 without reporting success")
+        assert "skclaw secrets list --env staging" in info.value.message
+        assert not info.value.transient
+
+
+def test_a_secret_write_that_prints_its_success_line_is_taken(tmp_path: Path) -> None:
+    lines = {"bulk": "Finished processing secrets file:", "put": "✨ Success! Uploaded secret K",
+             "delete": "✨ Success! Deleted secret K"}
+    script = "".join(f"  {word}) echo '{line}';;\n" for word, line in lines.items())
+    ok = tmp_path / "wrangler"
+    ok.write_text(f"#!/bin/sh\ncase \"$1\" in --version) echo 4.86.0; exit 0;; esac\ncat >/dev/null\n"
+                  f"case \"$2\" in\n{script}esac\n")
+    ok.chmod(0o755)
+    config = tmp_path / "wrangler.jsonc"
+    config.write_text('{"name": "x"}')
+    w = Wrangler(ok, config_path=config, cwd=tmp_path, environ=dict(os.environ))
+    assert "Finished processing" in w.secret_bulk("staging", {"K": SecretValue("v")}).stdout
+    assert "Uploaded secret K" in w.secret_put("staging", "K", SecretValue("v")).stdout
+    assert "Deleted secret K" in w.secret_delete("staging", "K").stdout
 
 
 def test_retry_delay_knob_reaches_wrangler_calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,6 +10,26 @@ from skclaw.redact import redact
 from skclaw.secrets.value import SecretValue
 from skclaw.wrangler.core import WranglerCore, WranglerResult, flag, json_after_logs, positional
 
+#: The line each write prints once the API has taken it (the same from 4.86 to the newest 4.x).
+#: wrangler's launcher (bin/wrangler.js) exits 0 when the process doing the work dies by a signal
+#: (the OOM killer, a `kill -9`), and `secret bulk` exits 0 on input it could not read: exit 0 alone
+#: does not say the write happened, and a sync must not remember values as pushed on its word.
+BULK_DONE = "Finished processing secrets file:"
+PUT_DONE = "Success! Uploaded secret "
+DELETE_DONE = "Success! Deleted secret "
+
+
+def confirmed(done: WranglerResult, marker: str, what: str, env: str) -> WranglerResult:
+    """``done`` if its stdout carries the write's success line; otherwise a WranglerError."""
+    if marker in done.stdout:
+        return done
+    tail = "\n".join(part.strip()[-400:] for part in (done.stdout, done.stderr) if part.strip())
+    raise WranglerError(
+        f"{what} exited 0 without reporting success (its process may have been killed): whether the "
+        f"change reached {env} is unknown. Check with `skclaw secrets list --env {env}`, then run the command again",
+        detail=redact(tail),
+    )
+
 
 class SecretCommands(WranglerCore):
     def secret_names(self, env: str) -> list[str]:
@@ -33,7 +53,8 @@ class SecretCommands(WranglerCore):
         payload.update({key: None for key in deletes})
         # One line: wrangler 4.86 concatenates stdin lines without a separator.
         data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        return self.call(["secret", "bulk"], env=env, stdin=data, what="wrangler secret bulk")
+        done = self.call(["secret", "bulk"], env=env, stdin=data, what="wrangler secret bulk")
+        return confirmed(done, BULK_DONE, "wrangler secret bulk", env)
 
     def secret_put(self, env: str, key: str, value: SecretValue) -> WranglerResult:
         raw = value.reveal()
@@ -42,11 +63,13 @@ class SecretCommands(WranglerCore):
                 f"The value of {key} ends with whitespace, which `wrangler secret put` trims.",
                 hint="Use --method bulk (the default), which sends the value exactly.",
             )
-        return self.call(
+        done = self.call(
             ["secret", "put", positional(key, "secret name")], env=env, stdin=raw.encode("utf-8"),
             what=f"wrangler secret put {key}",
         )
+        return confirmed(done, PUT_DONE + key, f"wrangler secret put {key}", env)
 
     def secret_delete(self, env: str, key: str) -> WranglerResult:
-        return self.call(["secret", "delete", positional(key, "secret name")], env=env,
+        done = self.call(["secret", "delete", positional(key, "secret name")], env=env,
                          what=f"wrangler secret delete {key}")
+        return confirmed(done, DELETE_DONE + key, f"wrangler secret delete {key}", env)
