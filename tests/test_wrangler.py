@@ -242,6 +242,20 @@ def test_a_secret_write_that_exits_0_without_its_success_line_is_an_error(tmp_pa
         assert not info.value.transient
 
 
+def test_a_traffic_change_that_exits_0_without_reporting_the_deployment_is_an_error(tmp_path: Path) -> None:
+    silent = tmp_path / "wrangler"
+    silent.write_text("#!/bin/sh\ncase \"$1\" in --version) echo 4.86.0;; *) echo '├ Deploying 1 version(s)';; esac\n")
+    silent.chmod(0o755)
+    config = tmp_path / "wrangler.jsonc"
+    config.write_text('{"name": "x"}')
+    w = Wrangler(silent, config_path=config, cwd=tmp_path, environ=dict(os.environ))
+    version = "0b1d5c1e-7a52-4c6e-9a3f-00000000b001"
+    with pytest.raises(WranglerError, match="without reporting the deployment") as info:
+        w.versions_deploy("production", [(version, 100.0)])
+    assert "whether traffic moved on production is unknown" in info.value.message
+    assert "skclaw status --env production" in (info.value.hint or "")
+
+
 def test_a_secret_write_that_prints_its_success_line_is_taken(tmp_path: Path) -> None:
     lines = {"bulk": "Finished processing secrets file:", "put": "✨ Success! Uploaded secret K",
              "delete": "✨ Success! Deleted secret K"}
