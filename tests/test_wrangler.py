@@ -256,6 +256,18 @@ def test_a_traffic_change_that_exits_0_without_reporting_the_deployment_is_an_er
     assert "skclaw status --env production" in (info.value.hint or "")
 
 
+def test_a_d1_write_that_exits_0_without_its_result_is_an_error(tmp_path: Path) -> None:
+    silent = tmp_path / "wrangler"
+    silent.write_text("#!/bin/sh\ncase \"$1\" in --version) echo 4.86.0;; *) echo '🌀 Executing';; esac\n")
+    silent.chmod(0o755)
+    config = tmp_path / "wrangler.jsonc"
+    config.write_text('{"name": "x"}')
+    w = Wrangler(silent, config_path=config, cwd=tmp_path, environ=dict(os.environ))
+    with pytest.raises(WranglerError, match="whether the write happened is unknown") as info:
+        w.d1_execute("production", "DB", "DELETE FROM t WHERE id = 1;", remote=True, what="recording checksums")
+    assert info.value.message.startswith("recording checksums: wrangler d1 execute exited 0 without")
+
+
 def test_a_secret_write_that_prints_its_success_line_is_taken(tmp_path: Path) -> None:
     lines = {"bulk": "Finished processing secrets file:", "put": "✨ Success! Uploaded secret K",
              "delete": "✨ Success! Deleted secret K"}

@@ -6,7 +6,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from skclaw.errors import FailedError
+from skclaw.errors import FailedError, WranglerError
+from skclaw.redact import redact
 from skclaw.wrangler.core import WranglerCore, WranglerResult, box_tables, flag, json_after_logs, positional
 
 # What wrangler 4.x prints (stdout, ANSI stripped by the core).
@@ -151,10 +152,21 @@ class D1Commands(WranglerCore):
 
     def d1_execute(self, env: str, binding: str, sql: str, *, remote: bool, what: str) -> WranglerResult:
         """A write (`d1 execute --yes --command`); callers make it idempotent, so it is retried."""
-        return self.call(
+        done = self.call(
             ["d1", "execute", positional(binding, "D1 binding"), _location(remote), "--yes", flag("--command", sql)],
             env=env, what=what,
         )
+        # Its result comes only once D1 answered: exit 0 without it (wrangler's launcher exits 0
+        # when the process doing the work is killed) says nothing about the write.
+        try:
+            parse_query_results(done.stdout)
+        except FailedError:
+            raise WranglerError(
+                f"{what}: wrangler d1 execute exited 0 without printing its result (its process may have "
+                "been killed); whether the write happened is unknown",
+                detail=redact(done.stdout.strip()[-400:]),
+            ) from None
+        return done
 
     def d1_bookmark(self, env: str, binding: str) -> str:
         done = self.call(
