@@ -219,16 +219,22 @@ def test_hanging_wrangler_times_out(tmp_path: Path) -> None:
     assert info.value.transient
 
 
+def scripted_wrangler(tmp_path: Path, commands: str) -> Wrangler:
+    """A facade over a shell script that answers `--version` as 4.86.0 and runs ``commands``
+    (after reading stdin) for everything else."""
+    script = tmp_path / "wrangler"
+    script.write_text(f"#!/bin/sh\ncase \"$1\" in --version) echo 4.86.0; exit 0;; esac\ncat >/dev/null\n{commands}\n")
+    script.chmod(0o755)
+    config = tmp_path / "wrangler.jsonc"
+    config.write_text('{"name": "x"}')
+    return Wrangler(script, config_path=config, cwd=tmp_path, environ=dict(os.environ))
+
+
 @pytest.mark.parametrize("says", ["", "🌀 Creating the secrets for the Worker \"x\"\n"])
 def test_a_secret_write_that_exits_0_without_its_success_line_is_an_error(tmp_path: Path, says: str) -> None:
     """What wrangler's launcher reports when the node process doing the write is killed: exit 0,
     output cut short. Each write needs its own success line (the same from 4.86 to the newest)."""
-    silent = tmp_path / "wrangler"
-    silent.write_text(f"#!/bin/sh\ncase \"$1\" in --version) echo 4.86.0;; *) cat >/dev/null; printf '{says}';; esac\n")
-    silent.chmod(0o755)
-    config = tmp_path / "wrangler.jsonc"
-    config.write_text('{"name": "x"}')
-    w = Wrangler(silent, config_path=config, cwd=tmp_path, environ=dict(os.environ))
+    w = scripted_wrangler(tmp_path, f"printf '{says}'")
     writes = {
         "wrangler secret bulk": lambda: w.secret_bulk("staging", {"K": SecretValue("v")}),
         "wrangler secret put K": lambda: w.secret_put("staging", "K", SecretValue("v")),
@@ -242,13 +248,18 @@ def test_a_secret_write_that_exits_0_without_its_success_line_is_an_error(tmp_pa
         assert not info.value.transient
 
 
+def test_a_secret_write_that_prints_its_success_line_is_taken(tmp_path: Path) -> None:
+    lines = {"bulk": "Finished processing secrets file:", "put": "✨ Success! Uploaded secret K",
+             "delete": "✨ Success! Deleted secret K"}
+    w = scripted_wrangler(tmp_path, "case \"$2\" in\n" + "".join(f"  {word}) echo '{line}';;\n"
+                                                               for word, line in lines.items()) + "esac")
+    assert "Finished processing" in w.secret_bulk("staging", {"K": SecretValue("v")}).stdout
+    assert "Uploaded secret K" in w.secret_put("staging", "K", SecretValue("v")).stdout
+    assert "Deleted secret K" in w.secret_delete("staging", "K").stdout
+
+
 def test_a_traffic_change_that_exits_0_without_reporting_the_deployment_is_an_error(tmp_path: Path) -> None:
-    silent = tmp_path / "wrangler"
-    silent.write_text("#!/bin/sh\ncase \"$1\" in --version) echo 4.86.0;; *) echo '├ Deploying 1 version(s)';; esac\n")
-    silent.chmod(0o755)
-    config = tmp_path / "wrangler.jsonc"
-    config.write_text('{"name": "x"}')
-    w = Wrangler(silent, config_path=config, cwd=tmp_path, environ=dict(os.environ))
+    w = scripted_wrangler(tmp_path, "echo '├ Deploying 1 version(s)'")
     version = "0b1d5c1e-7a52-4c6e-9a3f-00000000b001"
     with pytest.raises(WranglerError, match="without reporting the deployment") as info:
         w.versions_deploy("production", [(version, 100.0)])
@@ -257,31 +268,10 @@ def test_a_traffic_change_that_exits_0_without_reporting_the_deployment_is_an_er
 
 
 def test_a_d1_write_that_exits_0_without_its_result_is_an_error(tmp_path: Path) -> None:
-    silent = tmp_path / "wrangler"
-    silent.write_text("#!/bin/sh\ncase \"$1\" in --version) echo 4.86.0;; *) echo '🌀 Executing';; esac\n")
-    silent.chmod(0o755)
-    config = tmp_path / "wrangler.jsonc"
-    config.write_text('{"name": "x"}')
-    w = Wrangler(silent, config_path=config, cwd=tmp_path, environ=dict(os.environ))
+    w = scripted_wrangler(tmp_path, "echo '🌀 Executing'")
     with pytest.raises(WranglerError, match="whether the write happened is unknown") as info:
         w.d1_execute("production", "DB", "DELETE FROM t WHERE id = 1;", remote=True, what="recording checksums")
     assert info.value.message.startswith("recording checksums: wrangler d1 execute exited 0 without")
-
-
-def test_a_secret_write_that_prints_its_success_line_is_taken(tmp_path: Path) -> None:
-    lines = {"bulk": "Finished processing secrets file:", "put": "✨ Success! Uploaded secret K",
-             "delete": "✨ Success! Deleted secret K"}
-    script = "".join(f"  {word}) echo '{line}';;\n" for word, line in lines.items())
-    ok = tmp_path / "wrangler"
-    ok.write_text(f"#!/bin/sh\ncase \"$1\" in --version) echo 4.86.0; exit 0;; esac\ncat >/dev/null\n"
-                  f"case \"$2\" in\n{script}esac\n")
-    ok.chmod(0o755)
-    config = tmp_path / "wrangler.jsonc"
-    config.write_text('{"name": "x"}')
-    w = Wrangler(ok, config_path=config, cwd=tmp_path, environ=dict(os.environ))
-    assert "Finished processing" in w.secret_bulk("staging", {"K": SecretValue("v")}).stdout
-    assert "Uploaded secret K" in w.secret_put("staging", "K", SecretValue("v")).stdout
-    assert "Deleted secret K" in w.secret_delete("staging", "K").stdout
 
 
 def test_retry_delay_knob_reaches_wrangler_calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
