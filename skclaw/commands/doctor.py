@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -12,6 +12,9 @@ from skclaw.context import AppContext
 from skclaw.errors import SkclawError
 from skclaw.project import DEFAULT_ENV
 from skclaw.results import Check, D1Ref, DoctorEnv, DoctorResult
+
+if TYPE_CHECKING:
+    from skclaw.wrangler import Wrangler
 
 AUTH_VARIABLES = ("CLOUDFLARE_API_TOKEN", "CLOUDFLARE_API_KEY", "CLOUDFLARE_EMAIL", "CLOUDFLARE_ACCOUNT_ID")
 
@@ -42,11 +45,11 @@ def fix_for(check: Check, app: AppContext) -> str | None:
     return None
 
 
-def _check_tools(app: AppContext, checks: list[Check]) -> Any:
+def _check_tools(app: AppContext, checks: list[Check]) -> Wrangler | None:
     """Check wrangler and node; the usable wrangler facade, or None."""
     from skclaw import process
 
-    wrangler = None
+    wrangler: Wrangler | None = None
     try:
         found = app.wrangler
         version = found.require_minimum()
@@ -80,7 +83,7 @@ def _account_label(app: AppContext, accounts: list[Any]) -> str:
     return f"none chosen; the token sees {len(labels)}: {', '.join(labels.values())}"
 
 
-def _verify_token(app: AppContext, wrangler: Any, checks: list[Check], origin: str, present: list[str]) -> None:
+def _verify_token(app: AppContext, wrangler: Wrangler, checks: list[Check], origin: str, present: list[str]) -> None:
     """Credentials that exist are not credentials that work: ask Cloudflare (a read)."""
     try:
         who = wrangler.whoami(timeout=60.0)
@@ -99,7 +102,7 @@ def _verify_token(app: AppContext, wrangler: Any, checks: list[Check], origin: s
     checks.append(Check("account", "ok", _account_label(app, list(who.get("accounts") or []))))
 
 
-def _check_auth(app: AppContext, checks: list[Check], wrangler: Any) -> None:
+def _check_auth(app: AppContext, checks: list[Check], wrangler: Wrangler | None) -> None:
     from skclaw.credentials import credentials_origin
 
     present = [name for name in AUTH_VARIABLES if app.environ.get(name)]
