@@ -482,8 +482,9 @@ class CloudflareEmulator:
         return gate
 
     def unhold(self, gate: Gate) -> None:
-        """Release ``gate`` (its held requests are answered as ``release`` says) and stop matching
-        later requests with it."""
+        """Stop matching requests with ``gate``, releasing what it holds (unapplied unless
+        ``release(apply=True)`` came first)."""
+        gate.release(apply=False)
         with self._lock:
             self.gates = [held for held in self.gates if held is not gate]
 

@@ -304,16 +304,14 @@ def test_a_bulk_whose_worker_process_is_killed_is_not_taken_as_pushed(
                             env=cf_env)
     killed: list[int] = []
     try:
-        for _ in range(600):  # bounded: 60 s, under the gate's own timeout
+        for _ in range(250):  # bounded: 25 s, under the gate's own 30 s
             if gate.arrived:
-                killed = [pid for pid in descendants(proc.pid)
-                          if b"wrangler-dist/cli.js" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+                killed = [pid for pid in descendants(proc.pid) if b"wrangler-dist/cli.js" in cmdline(pid)]
                 for pid in killed:
                     os.kill(pid, signal.SIGKILL)
                 break
             time.sleep(0.1)
     finally:
-        gate.release(apply=False)
         emulator.unhold(gate)
         out, err = proc.communicate(timeout=120)
     assert len(killed) == 1, "the node process running `secret bulk` under the launcher"
@@ -324,7 +322,6 @@ def test_a_bulk_whose_worker_process_is_killed_is_not_taken_as_pushed(
     # npm's bin is the launcher; scripts/compat-newest runs the bundle itself (a kill is then exit -9)
     if wrangler_bin.resolve().name == "wrangler.js":
         assert "exited 0 without reporting success" in entry["error"] and "is unknown" in entry["error"]
-    assert emulator.secrets(worker) == {"OLD_KEY": "old"}
 
     # What the first run remembered decides what the second pushes (the double is enough for it).
     again = skclaw(["secrets", "sync", "-e", "staging", "--yes", "--json"], project=synced_project.path,
@@ -332,6 +329,13 @@ def test_a_bulk_whose_worker_process_is_killed_is_not_taken_as_pushed(
     assert again.code == 0, again.stderr
     assert sorted(again.envelope["result"]["environments"]["staging"]["pushed"]) == sorted(AWKWARD)
     assert emulator.secrets(worker) == {"OLD_KEY": "old", **env_values("staging")}
+
+
+def cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:  # gone meanwhile
+        return b""
 
 
 def descendants(root: int) -> list[int]:

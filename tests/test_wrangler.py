@@ -244,7 +244,7 @@ def test_a_secret_write_that_exits_0_without_its_success_line_is_an_error(tmp_pa
         with pytest.raises(WranglerError) as info:
             write()
         assert info.value.message.startswith(f"{what} exited 0 without reporting success")
-        assert "skclaw secrets list --env staging" in info.value.message
+        assert "whether the change reached staging is unknown. Run it again" in info.value.message
         assert not info.value.transient
 
 
@@ -256,6 +256,9 @@ def test_a_secret_write_that_prints_its_success_line_is_taken(tmp_path: Path) ->
     assert "Finished processing" in w.secret_bulk("staging", {"K": SecretValue("v")}).stdout
     assert "Uploaded secret K" in w.secret_put("staging", "K", SecretValue("v")).stdout
     assert "Deleted secret K" in w.secret_delete("staging", "K").stdout
+    (tmp_path / "3x").mkdir()  # wrangler before 3.101
+    older = scripted_wrangler(tmp_path / "3x", "echo 'Finished processing secrets JSON file:'")
+    assert "JSON file" in older.secret_bulk("staging", {"K": SecretValue("v")}).stdout
 
 
 def test_a_traffic_change_that_exits_0_without_reporting_the_deployment_is_an_error(tmp_path: Path) -> None:

@@ -10,11 +10,12 @@ from skclaw.redact import redact
 from skclaw.secrets.value import SecretValue
 from skclaw.wrangler.core import WranglerCore, WranglerResult, flag, json_after_logs, positional
 
-#: The line each write prints once the API has taken it (the same from 4.86 to the newest 4.x).
+#: The line each write prints once the API has taken it (the same from 4.86 to the newest 4.x;
+#: before 3.101 bulk's read "Finished processing secrets JSON file:").
 #: wrangler's launcher (bin/wrangler.js) exits 0 when the process doing the work dies by a signal
 #: (the OOM killer, a `kill -9`), and `secret bulk` exits 0 on input it could not read: exit 0 alone
 #: does not say the write happened, and a sync must not remember values as pushed on its word.
-BULK_DONE = "Finished processing secrets file:"
+BULK_DONE = "Finished processing secrets"
 PUT_DONE = "Success! Uploaded secret "
 DELETE_DONE = "Success! Deleted secret "
 
@@ -26,7 +27,7 @@ def confirmed(done: WranglerResult, marker: str, what: str, env: str) -> Wrangle
     tail = "\n".join(part.strip()[-400:] for part in (done.stdout, done.stderr) if part.strip())
     raise WranglerError(
         f"{what} exited 0 without reporting success (its process may have been killed): whether the "
-        f"change reached {env} is unknown. Check with `skclaw secrets list --env {env}`, then run the command again",
+        f"change reached {env} is unknown. Run it again: sending the same values twice is harmless.",
         detail=redact(tail),
     )
 
