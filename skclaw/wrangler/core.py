@@ -439,6 +439,16 @@ class WranglerCore:
 _WORKER_NOT_FOUND_RE = re.compile(r'Worker "[^"]+"(?: \(env: [^)]*\))? not found')
 
 
+def unreported(message: str, done: WranglerResult, *, hint: str | None = None) -> WranglerError:
+    """The error for a write that exited 0 without the output that only a finished write prints.
+
+    wrangler's launcher (bin/wrangler.js) exits 0 when the process doing the work dies by a signal
+    (the OOM killer, a `kill -9`), so exit 0 alone does not say the write happened: each write's
+    caller names the line or record that does, and raises this without it."""
+    tail = "\n".join(part.strip()[-400:] for part in (done.stdout, done.stderr) if part.strip())
+    return WranglerError(message, detail=redact(tail), hint=hint)
+
+
 def is_worker_not_found(exc: WranglerError) -> bool:
     # `secret list` turns 10007 into a UserError without the code: match its message too.
     return exc.code in WORKER_NOT_FOUND_CODES or bool(_WORKER_NOT_FOUND_RE.search(exc.detail))

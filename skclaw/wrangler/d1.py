@@ -6,9 +6,16 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from skclaw.errors import FailedError, WranglerError
-from skclaw.redact import redact
-from skclaw.wrangler.core import WranglerCore, WranglerResult, box_tables, flag, json_after_logs, positional
+from skclaw.errors import FailedError
+from skclaw.wrangler.core import (
+    WranglerCore,
+    WranglerResult,
+    box_tables,
+    flag,
+    json_after_logs,
+    positional,
+    unreported,
+)
 
 # What wrangler 4.x prints (stdout, ANSI stripped by the core).
 NO_PENDING_MARK = "No migrations to apply!"
@@ -156,15 +163,14 @@ class D1Commands(WranglerCore):
             ["d1", "execute", positional(binding, "D1 binding"), _location(remote), "--yes", flag("--command", sql)],
             env=env, what=what,
         )
-        # Its result comes only once D1 answered: exit 0 without it (wrangler's launcher exits 0
-        # when the process doing the work is killed) says nothing about the write.
+        # Its result comes only once D1 answered (see `unreported`).
         try:
             parse_query_results(done.stdout)
         except FailedError:
-            raise WranglerError(
+            raise unreported(
                 f"{what}: wrangler d1 execute exited 0 without printing its result (its process may have "
                 "been killed); whether the write happened is unknown",
-                detail=redact(done.stdout.strip()[-400:]),
+                done,
             ) from None
         return done
 

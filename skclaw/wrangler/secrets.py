@@ -8,13 +8,11 @@ from collections.abc import Mapping, Sequence
 from skclaw.errors import UsageError, WranglerError
 from skclaw.redact import redact
 from skclaw.secrets.value import SecretValue
-from skclaw.wrangler.core import WranglerCore, WranglerResult, flag, json_after_logs, positional
+from skclaw.wrangler.core import WranglerCore, WranglerResult, flag, json_after_logs, positional, unreported
 
 #: The line each write prints once the API has taken it (the same from 4.86 to the newest 4.x;
-#: before 3.101 bulk's read "Finished processing secrets JSON file:").
-#: wrangler's launcher (bin/wrangler.js) exits 0 when the process doing the work dies by a signal
-#: (the OOM killer, a `kill -9`), and `secret bulk` exits 0 on input it could not read: exit 0 alone
-#: does not say the write happened, and a sync must not remember values as pushed on its word.
+#: before 3.101 bulk's read "Finished processing secrets JSON file:"). `secret bulk` also exits 0
+#: on input it could not read. A sync must not remember values as pushed without it.
 BULK_DONE = "Finished processing secrets"
 PUT_DONE = "Success! Uploaded secret "
 DELETE_DONE = "Success! Deleted secret "
@@ -24,11 +22,10 @@ def confirmed(done: WranglerResult, marker: str, what: str, env: str) -> Wrangle
     """``done`` if its stdout carries the write's success line; otherwise a WranglerError."""
     if marker in done.stdout:
         return done
-    tail = "\n".join(part.strip()[-400:] for part in (done.stdout, done.stderr) if part.strip())
-    raise WranglerError(
+    raise unreported(
         f"{what} exited 0 without reporting success (its process may have been killed): whether the "
         f"change reached {env} is unknown. Run it again: sending the same values twice is harmless.",
-        detail=redact(tail),
+        done,
     )
 
 

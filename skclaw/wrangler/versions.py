@@ -11,8 +11,8 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from skclaw.errors import FailedError, WranglerError
-from skclaw.wrangler.core import WranglerCore, flag, positional
+from skclaw.errors import FailedError
+from skclaw.wrangler.core import WranglerCore, flag, positional, unreported
 
 WORKER_VERSION_RE = re.compile(r"Worker Version ID:\s*([0-9a-fA-F-]{32,36})")
 #: What `versions deploy` prints once the deployment exists (then its `version-deploy` record).
@@ -58,11 +58,10 @@ class VersionCommands(WranglerCore):
             args.append(flag("--message", message))
         # No retry: wrangler's POST may have landed; the caller re-reads the live deployment.
         done = self.call(args, env=env, what="wrangler versions deploy", retry=False)
-        # Exit 0 alone is not enough: wrangler's launcher exits 0 when the process doing the work
-        # is killed. Both signs below come only after the deployment was created.
+        # Both signs come only once the deployment exists (see `unreported`).
         if done.record("version-deploy") is None and not DEPLOYED_RE.search(done.stdout):
-            raise WranglerError(
+            raise unreported(
                 "wrangler versions deploy exited 0 without reporting the deployment (its process may have "
                 f"been killed): whether traffic moved on {env} is unknown",
-                hint=f"See what is live with `skclaw status --env {env}`.",
+                done, hint=f"See what is live with `skclaw status --env {env}`.",
             )
